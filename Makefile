@@ -1,0 +1,31 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make app   installs what the app needs and starts it
+#   make test  installs what the tests need and runs them all
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: app test lint bench
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.app-installed: $(VENV)/bin/python requirements.txt pyproject.toml
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.app-installed requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+app: $(VENV)/.app-installed
+	$(VENV)/bin/streamlit run app.py
+
+test: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -n 2 --dist loadfile
+
+bench: $(VENV)/.app-installed
+	$(PY) bench/bench_recurrence.py

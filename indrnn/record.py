@@ -1,0 +1,111 @@
+"""Run a model once and keep every recurrent layer's states, without the caller adding hooks.
+
+Layers of this library (``IndRNN``, ``IndRNNCell`` users excepted, and ``LSTM``) report their
+internals to the active :class:`Recorder`, if there is one, while they run. :func:`record` opens a
+recorder around one forward call and returns what every layer reported, time-major ``(T, B, N)``,
+detached and on the CPU.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+_ACTIVE: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
+    "indrnn_active_recorder", default=None
+)
+
+
+@dataclass
+class LayerRecord:
+    """What one layer (one direction of one layer) did at every step.
+
+    Attributes
+    ----------
+    name : str
+        Qualified name, e.g. ``"rnn.l0"`` or ``"rnn.l1_reverse"``.
+    kind : str
+        ``"indrnn"`` or ``"lstm"``.
+    hidden : Tensor
+        ``(T, B, N)`` output state at every step.
+    tensors : dict of str to Tensor
+        The rest, each ``(T, B, N)`` unless noted. IndRNN: ``preactivation`` (``W x_t + b +
+        u ⊙ h_{t-1}``), ``input_projection`` (``W x_t + b``, after any batch norm), and
+        ``recurrent_weight`` (``(N,)``, the vector u). LSTM: ``input_gate``, ``forget_gate``,
+        ``cell_candidate``, ``output_gate`` and ``cell``.
+    """
+
+    name: str
+    kind: str
+    hidden: Tensor
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Tensor:
+        return self.hidden if key == "hidden" else self.tensors[key]
+
+
+@dataclass
+class Recording:
+    """The model's output and every layer's :class:`LayerRecord`, in the order they ran."""
+
+    output: Any
+    layers: dict[str, LayerRecord]
+
+    def __getitem__(self, name: str) -> LayerRecord:
+        return self.layers[name]
+
+
+class Recorder:
+    """Collects :class:`LayerRecord` objects from layers that run while it is active."""
+
+    def __init__(self, model: nn.Module):
+        self._names = {id(module): name for name, module in model.named_modules()}
+        self.layers: dict[str, LayerRecord] = {}
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> Recorder:
+        self._token = _ACTIVE.set(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _ACTIVE.reset(self._token)
+
+    def add(self, module: nn.Module, suffix: str, kind: str, hidden: Tensor, **tensors: Tensor):
+        """Keep one layer's states. Called by layers, not by users."""
+        prefix = self._names.get(id(module), type(module).__name__)
+        name = ".".join(part for part in (prefix, suffix) if part)
+        if name in self.layers:  # the same module ran twice in one forward call
+            name = f"{name}#{sum(key.startswith(name) for key in self.layers)}"
+        keep = {key: value.detach().cpu() for key, value in tensors.items()}
+        self.layers[name] = LayerRecord(name, kind, hidden.detach().cpu(), keep)
+
+
+def active_recorder() -> Recorder | None:
+    """The recorder of the enclosing :func:`record` call, or ``None``."""
+    return _ACTIVE.get()
+
+
+def record(model: nn.Module, *args: Any, grad: bool = False, **kwargs: Any) -> Recording:
+    """Run ``model(*args, **kwargs)`` once and return its output with every layer's states.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any module built from this library's recurrent layers.
+    grad : bool
+        Keep autograd on during the run (off by default: recording is for reading).
+
+    Examples
+    --------
+    >>> rnn = IndRNN(3, 8, num_layers=2)
+    >>> rec = record(rnn, torch.randn(50, 4, 3))
+    >>> rec["l1"].hidden.shape
+    torch.Size([50, 4, 8])
+    """
+    with torch.set_grad_enabled(grad), Recorder(model) as recorder:
+        output = model(*args, **kwargs)
+    return Recording(output, recorder.layers)
