@@ -9,13 +9,16 @@ from indrnn.bounds import (
     recurrent_bound,
 )
 from indrnn.layers import IndRNN, IndRNNCell, IndRNNRecurrence
+from indrnn.lstm import LSTM, LSTMGates
 from indrnn.record import LayerRecord, Recording, record
 from indrnn.recurrence import indrnn_recurrence
 
 __all__ = [
+    "LSTM",
     "IndRNN",
     "IndRNNCell",
     "IndRNNRecurrence",
+    "LSTMGates",
     "LayerRecord",
     "Recording",
     "clamp_after_each_step",

@@ -45,16 +45,26 @@ def init_input_weight_(weight: Tensor, nonlinearity: str) -> Tensor:
     return nn.init.kaiming_uniform_(weight, nonlinearity=nonlinearity)
 
 
-def run_recurrence(owner: nn.Module, suffix: str, a: Tensor, u: Tensor, h0: Tensor,
-                   nonlinearity: str, backend: str) -> Tensor:
-    """Run the recurrence on ``a`` (``(T, B, N)``) and report it to an active recorder."""
-    h = indrnn_recurrence(a, u, h0, nonlinearity, backend)
+def run_direction(owner: nn.Module, suffix: str, a: Tensor, u: Tensor, h0: Tensor,
+                  nonlinearity: str, backend: str, lengths: Tensor | None = None,
+                  reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """Run one direction of one layer on its projection ``a`` (``(T, B, N)``, input time order).
+
+    Returns the states in input time order and each sequence's final state (at its own last
+    step for variable ``lengths``; for ``reverse``, after reading back to the first step).
+    Reports the layer, in input time order, to an active recorder.
+    """
+    a_run = reverse_time(a, lengths) if reverse else a
+    h_run = indrnn_recurrence(a_run, u, h0, nonlinearity, backend)
+    h = reverse_time(h_run, lengths) if reverse else h_run
     recorder = active_recorder()
     if recorder is not None:
-        previous = torch.cat([h0.unsqueeze(0), h[:-1]], 0)
-        recorder.add(owner, suffix, "indrnn", hidden=h, preactivation=a + u * previous,
+        preactivation = a_run + u * torch.cat([h0.unsqueeze(0), h_run[:-1]], 0)
+        if reverse:
+            preactivation = reverse_time(preactivation, lengths)
+        recorder.add(owner, suffix, "indrnn", hidden=h, preactivation=preactivation,
                      input_projection=a, recurrent_weight=u)
-    return h
+    return h, last_step(h_run, lengths)
 
 
 class IndRNNCell(nn.Module):
@@ -158,8 +168,7 @@ class IndRNNRecurrence(nn.Module):
         if a.dim() != 3 or a.shape[-1] != self.hidden_size:
             raise ValueError(f"a must be (T, B, {self.hidden_size}), got shape {tuple(a.shape)}")
         h0 = a.new_zeros(a.shape[1], self.hidden_size) if hx is None else hx
-        h = run_recurrence(self, "", a, self.weight_hh, h0, self.nonlinearity, self.backend)
-        return h, h[-1]
+        return run_direction(self, "", a, self.weight_hh, h0, self.nonlinearity, self.backend)
 
     def extra_repr(self) -> str:
         return f"{self.hidden_size}, nonlinearity={self.nonlinearity!r}"
@@ -282,18 +291,13 @@ class IndRNN(nn.Module):
             outputs = []
             for d, suffix in enumerate(self._suffixes()):
                 weight_ih, u, bias_ih = self._layer_parameters(layer, suffix)
-                a = F.linear(x, weight_ih, bias_ih)
-                h0 = hx[layer * directions + d]
-                if suffix:
-                    h = run_recurrence(self, f"l{layer}{suffix}", reverse_time(a, lengths),
-                                       u, h0, self.nonlinearity, self.backend)
-                    finals.append(last_step(h, lengths))
-                    outputs.append(reverse_time(h, lengths))
-                else:
-                    h = run_recurrence(self, f"l{layer}", a, u, h0, self.nonlinearity,
-                                       self.backend)
-                    finals.append(last_step(h, lengths))
-                    outputs.append(h)
+                h, h_last = run_direction(
+                    self, f"l{layer}{suffix}", F.linear(x, weight_ih, bias_ih), u,
+                    hx[layer * directions + d], self.nonlinearity, self.backend, lengths,
+                    reverse=bool(suffix),
+                )
+                outputs.append(h)
+                finals.append(h_last)
             x = outputs[0] if directions == 1 else torch.cat(outputs, -1)
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 keep = 1.0 - self.dropout
