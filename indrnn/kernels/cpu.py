@@ -19,53 +19,63 @@ from torch import Tensor
 _COLUMNS_PER_TASK = 256
 
 
-def _make_kernels(is_relu: bool):
-    # `is_relu` is a compile-time constant inside each kernel, so the unused branch is pruned.
-
-    @numba.njit(parallel=True, cache=True, nogil=True)
-    def forward_kernel(a, u, h0, h, tiny):
-        steps, columns = a.shape
-        for chunk in numba.prange((columns + _COLUMNS_PER_TASK - 1) // _COLUMNS_PER_TASK):
-            lo = chunk * _COLUMNS_PER_TASK
-            hi = min(lo + _COLUMNS_PER_TASK, columns)
-            for t in range(steps):
-                for j in range(lo, hi):
-                    prev = h[t - 1, j] if t > 0 else h0[j]
-                    x = a[t, j] + u[j] * prev
-                    if is_relu:
-                        # `x < tiny` is False for NaN, so NaN propagates as in torch.relu.
-                        h[t, j] = 0.0 if x < tiny else x
-                    else:
-                        y = np.tanh(x)
-                        h[t, j] = 0.0 if abs(y) < tiny else y
-
-    @numba.njit(parallel=True, cache=True, nogil=True)
-    def backward_kernel(grad_h, h, u, h0, grad_a, grad_u_columns, carry, tiny):
-        steps, columns = grad_h.shape
-        for chunk in numba.prange((columns + _COLUMNS_PER_TASK - 1) // _COLUMNS_PER_TASK):
-            lo = chunk * _COLUMNS_PER_TASK
-            hi = min(lo + _COLUMNS_PER_TASK, columns)
-            for j in range(lo, hi):
-                carry[j] = 0.0
-                grad_u_columns[j] = 0.0
-            for t in range(steps - 1, -1, -1):
-                for j in range(lo, hi):
-                    g = grad_h[t, j] + carry[j]
-                    out = h[t, j]
-                    if is_relu:
-                        d = g if out > 0 else 0.0
-                    else:
-                        d = g * (1.0 - out * out)
-                    grad_a[t, j] = d
-                    prev = h[t - 1, j] if t > 0 else h0[j]
-                    grad_u_columns[j] += d * prev
-                    c = d * u[j]
-                    carry[j] = 0.0 if abs(c) < tiny else c
-
-    return forward_kernel, backward_kernel
+# Rows are sliced per chunk and `tiny` has the arrays' dtype, so the inner loops carry no index
+# arithmetic or mixed-precision compares and LLVM vectorises them. The nonlinearity is chosen
+# once per row, outside the inner loops.
 
 
-_KERNELS = {"relu": _make_kernels(True), "tanh": _make_kernels(False)}
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _forward_kernel(a, u, h0, h, tiny, is_relu):
+    steps, columns = a.shape
+    for chunk in numba.prange((columns + _COLUMNS_PER_TASK - 1) // _COLUMNS_PER_TASK):
+        lo = chunk * _COLUMNS_PER_TASK
+        hi = min(lo + _COLUMNS_PER_TASK, columns)
+        u_chunk = u[lo:hi]
+        prev = h0[lo:hi]
+        for t in range(steps):
+            a_row = a[t, lo:hi]
+            row = h[t, lo:hi]
+            if is_relu:
+                for j in range(hi - lo):
+                    x = a_row[j] + u_chunk[j] * prev[j]
+                    # `x < tiny` is False for NaN, so NaN propagates as in torch.relu.
+                    row[j] = 0.0 if x < tiny else x
+            else:
+                for j in range(hi - lo):
+                    y = np.tanh(a_row[j] + u_chunk[j] * prev[j])
+                    row[j] = 0.0 if abs(y) < tiny else y
+            prev = row
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _backward_kernel(grad_h, h, u, h0, grad_a, grad_u_columns, carry, tiny, is_relu):
+    steps, columns = grad_h.shape
+    for chunk in numba.prange((columns + _COLUMNS_PER_TASK - 1) // _COLUMNS_PER_TASK):
+        lo = chunk * _COLUMNS_PER_TASK
+        hi = min(lo + _COLUMNS_PER_TASK, columns)
+        u_chunk = u[lo:hi]
+        carry_chunk = carry[lo:hi]
+        grad_u_chunk = grad_u_columns[lo:hi]
+        carry_chunk[:] = 0.0
+        grad_u_chunk[:] = 0.0
+        for t in range(steps - 1, -1, -1):
+            grad_row = grad_h[t, lo:hi]
+            out_row = h[t, lo:hi]
+            prev_row = h[t - 1, lo:hi] if t > 0 else h0[lo:hi]
+            grad_a_row = grad_a[t, lo:hi]
+            if is_relu:
+                for j in range(hi - lo):
+                    g = grad_row[j] + carry_chunk[j]
+                    grad_a_row[j] = g if out_row[j] > 0 else 0.0
+            else:
+                for j in range(hi - lo):
+                    out = out_row[j]
+                    grad_a_row[j] = (grad_row[j] + carry_chunk[j]) * (1.0 - out * out)
+            for j in range(hi - lo):
+                d = grad_a_row[j]
+                grad_u_chunk[j] += d * prev_row[j]
+                c = d * u_chunk[j]
+                carry_chunk[j] = 0.0 if abs(c) < tiny else c
+
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
@@ -75,8 +85,9 @@ def _columns(x: Tensor) -> np.ndarray:
     return x.detach().reshape(x.shape[0], -1).numpy()
 
 
-def _tiny(dtype: torch.dtype) -> float:
-    return float(torch.finfo(dtype).tiny)
+def _tiny(dtype: torch.dtype) -> np.floating:
+    """The smallest normal number, as a scalar of the arrays' own dtype."""
+    return np.dtype(str(dtype).removeprefix("torch.")).type(torch.finfo(dtype).tiny)
 
 
 @torch.no_grad()
@@ -86,9 +97,9 @@ def forward(a: Tensor, u: Tensor, h0: Tensor, nonlinearity: str) -> Tensor:
     batch = a.shape[1]
     u_columns = u.detach().repeat(batch).contiguous().numpy()
     h = torch.empty_like(a)
-    _KERNELS[nonlinearity][0](
+    _forward_kernel(
         _columns(a), u_columns, h0.detach().contiguous().reshape(-1).numpy(), _columns(h),
-        _tiny(a.dtype),
+        _tiny(a.dtype), nonlinearity == "relu",
     )
     return h
 
@@ -104,9 +115,9 @@ def backward(
     grad_a = torch.empty_like(grad_h)
     grad_u_columns = torch.empty(batch * hidden, dtype=h.dtype)
     grad_h0 = torch.empty(batch * hidden, dtype=h.dtype)
-    _KERNELS[nonlinearity][1](
+    _backward_kernel(
         _columns(grad_h), _columns(h), u.detach().repeat(batch).contiguous().numpy(),
         h0.detach().contiguous().reshape(-1).numpy(), _columns(grad_a),
-        grad_u_columns.numpy(), grad_h0.numpy(), _tiny(h.dtype),
+        grad_u_columns.numpy(), grad_h0.numpy(), _tiny(h.dtype), nonlinearity == "relu",
     )
     return grad_a, grad_u_columns.view(batch, hidden).sum(0), grad_h0.view(batch, hidden)
