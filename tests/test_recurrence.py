@@ -122,3 +122,17 @@ def test_bad_input(a, u, h0, message):
 def test_unknown_nonlinearity():
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
         indrnn_recurrence(torch.zeros(1, 1, 1), torch.zeros(1), nonlinearity="sigmoid")
+
+
+def test_nan_gradient_where_relu_is_silent_is_zero_as_in_torch():
+    a, u, h0 = _inputs((6, 2, 4), torch.float64, negative_u=False)
+    a[3, 0] = torch.tensor([-50.0, -50.0, 50.0, 50.0], dtype=torch.float64)
+    grad_h = torch.zeros(6, 2, 4, dtype=torch.float64)
+    grad_h[3, 0] = float("nan")
+    leaves = [t.clone().requires_grad_() for t in (a, u, h0)]
+    expected = torch.autograd.grad(reference.recurrence_loop(*leaves), leaves[0], grad_h)[0]
+    for backend in CPU_BACKENDS:
+        leaves = [t.clone().requires_grad_() for t in (a, u, h0)]
+        got = torch.autograd.grad(indrnn_recurrence(*leaves, backend=backend), leaves[0], grad_h)
+        assert (got[0][3, 0, :2] == 0).all() and torch.isnan(got[0][3, 0, 2:]).all(), backend
+        torch.testing.assert_close(got[0], expected, equal_nan=True)

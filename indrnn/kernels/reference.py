@@ -16,9 +16,12 @@ def _activate(x: Tensor, nonlinearity: str) -> Tensor:
     return torch.relu(x) if nonlinearity == "relu" else torch.tanh(x)
 
 
-def _activation_derivative(h: Tensor, nonlinearity: str) -> Tensor:
-    # Read off the output, as torch's own relu/tanh backward does.
-    return (h > 0).to(h.dtype) if nonlinearity == "relu" else 1 - h * h
+def _backward_through_activation(grad: Tensor, h: Tensor, nonlinearity: str) -> Tensor:
+    # Read off the output, as torch's own relu/tanh backward does; where relu's output is 0 the
+    # gradient is 0, even a NaN one (torch.where, not a product with the mask).
+    if nonlinearity == "relu":
+        return torch.where(h > 0, grad, 0.0)
+    return grad * (1 - h * h)
 
 
 def recurrence_loop(a: Tensor, u: Tensor, h0: Tensor, nonlinearity: str = "relu") -> Tensor:
@@ -51,7 +54,7 @@ def backward(
     grad_u_columns = torch.zeros_like(h0)
     carry = torch.zeros_like(h0)
     for t in range(grad_h.shape[0] - 1, -1, -1):
-        grad_pre = (grad_h[t] + carry) * _activation_derivative(h[t], nonlinearity)
+        grad_pre = _backward_through_activation(grad_h[t] + carry, h[t], nonlinearity)
         grad_a[t] = grad_pre
         grad_u_columns += grad_pre * (h[t - 1] if t > 0 else h0)
         carry = grad_pre * u
