@@ -8,22 +8,32 @@ from indrnn.bounds import (
     clamp_recurrent_weights_,
     recurrent_bound,
 )
+from indrnn.checkpoint import Checkpoint, CheckpointError, load, save
 from indrnn.layers import IndRNN, IndRNNCell, IndRNNRecurrence
 from indrnn.lstm import LSTM, LSTMGates
+from indrnn.networks import DenseIndRNN, PlainIndRNN, ResIndRNN, TimeBatchNorm
 from indrnn.record import LayerRecord, Recording, record
 from indrnn.recurrence import indrnn_recurrence
 
 __all__ = [
     "LSTM",
+    "Checkpoint",
+    "CheckpointError",
+    "DenseIndRNN",
     "IndRNN",
     "IndRNNCell",
     "IndRNNRecurrence",
     "LSTMGates",
     "LayerRecord",
+    "PlainIndRNN",
     "Recording",
+    "ResIndRNN",
+    "TimeBatchNorm",
     "clamp_after_each_step",
     "clamp_recurrent_weights_",
     "indrnn_recurrence",
+    "load",
     "record",
     "recurrent_bound",
+    "save",
 ]
