@@ -85,6 +85,19 @@ def _columns(x: Tensor) -> np.ndarray:
     return x.detach().reshape(x.shape[0], -1).numpy()
 
 
+def _strided_columns(x: Tensor) -> np.ndarray:
+    """A ``(T, C)`` view of ``x`` without copying where strides allow it.
+
+    The gradient of a ``.sum()`` or ``.mean()`` loss arrives as one value expanded with zero
+    strides; reading it in place saves writing (and faulting in) a full ``(T, B, N)`` copy.
+    """
+    x = x.detach()
+    try:
+        return x.view(x.shape[0], -1).numpy()
+    except RuntimeError:  # strides that no (T, C) view can express
+        return x.contiguous().view(x.shape[0], -1).numpy()
+
+
 def _tiny(dtype: torch.dtype) -> np.floating:
     """The smallest normal number, as a scalar of the arrays' own dtype."""
     return np.dtype(str(dtype).removeprefix("torch.")).type(torch.finfo(dtype).tiny)
@@ -109,14 +122,13 @@ def backward(
     grad_h: Tensor, h: Tensor, u: Tensor, h0: Tensor, nonlinearity: str
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Kernel interface (see :mod:`indrnn.kernels`)."""
-    grad_h = grad_h.contiguous()
     h = h.contiguous()
     batch, hidden = h0.shape
-    grad_a = torch.empty_like(grad_h)
+    grad_a = torch.empty(h.shape, dtype=h.dtype)
     grad_u_columns = torch.empty(batch * hidden, dtype=h.dtype)
     grad_h0 = torch.empty(batch * hidden, dtype=h.dtype)
     _backward_kernel(
-        _columns(grad_h), _columns(h), u.detach().repeat(batch).contiguous().numpy(),
+        _strided_columns(grad_h), _columns(h), u.detach().repeat(batch).contiguous().numpy(),
         h0.detach().contiguous().reshape(-1).numpy(), _columns(grad_a),
         grad_u_columns.numpy(), grad_h0.numpy(), _tiny(h.dtype), nonlinearity == "relu",
     )
