@@ -64,7 +64,9 @@ _REGISTRY: dict[str, tuple[str | type, tuple[str, ...] | None]] = {
     "PlainIndRNN": ("indrnn.networks:PlainIndRNN", None),
     "ResIndRNN": ("indrnn.networks:ResIndRNN", None),
     "DenseIndRNN": ("indrnn.networks:DenseIndRNN", None),
+    "SequenceModel": ("indrnn.models:SequenceModel", None),
 }
+NESTED = "body"  #: a config parameter holding {"architecture": ..., "config": ...} of a sub-model
 Table = dict[str, dict[str, Any]]  # tensor name -> {"shape": [...], "dtype": "float32"}
 
 
@@ -110,10 +112,7 @@ def save(model: nn.Module, path: str | os.PathLike, card: dict[str, Any] | None 
     """
     json_path, weights_path = _paths(path)
     where = f"saving {json_path}"
-    name = next((n for n, (t, _) in _REGISTRY.items() if _target(t) == _target(type(model))), "")
-    if not name:
-        _fail(where, "architecture", f"a registered class {sorted(_REGISTRY)}",
-              type(model).__qualname__)
+    name = architecture_name(model, where)
     card = {} if card is None else card
     _check_json_safe(where, "card", card)
     if not isinstance(card, dict):
@@ -346,12 +345,48 @@ def _check_config(where: str, cls: type, keys: tuple[str, ...] | None, config: A
         if key not in accepted:
             found = "a forbidden key" if key in FORBIDDEN else "an unknown key"
             _fail(where, f"config[{key!r}]", f"a parameter of {cls.__qualname__} {accepted}", found)
+        if key == NESTED:
+            _check_spec(where, f"config[{key!r}]", value)
+            continue
         check, expected = _expectation(params[key])
         if not check(value):
             _fail(where, f"config[{key!r}]", expected, repr(value))
     missing = [n for n in accepted if params[n].default is params[n].empty and n not in config]
     if missing:
         _fail(where, "config", f"values for {missing}", "none")
+
+
+def _check_spec(where: str, field: str, spec: Any) -> None:
+    """A nested model: a registered architecture (not itself nesting) and its checked config."""
+    if not (isinstance(spec, dict) and sorted(spec) == ["architecture", "config"]):
+        _fail(where, field, 'a JSON object {"architecture": ..., "config": {...}}', repr(spec)[:80])
+    name = spec["architecture"]
+    if not isinstance(name, str) or name not in _REGISTRY:
+        _fail(where, f"{field}['architecture']", f"one of {sorted(_REGISTRY)}", repr(name))
+    cls = _resolve(where, name)
+    if NESTED in inspect.signature(cls).parameters:
+        _fail(where, f"{field}['architecture']", "a model without a nested body", name)
+    _check_config(f"{where}: {field}", cls, _REGISTRY[name][1], spec["config"])
+
+
+def build(spec: dict[str, Any]) -> nn.Module:
+    """Build a registered architecture from ``{"architecture": name, "config": {...}}``.
+
+    The spec is checked as :func:`load` checks a file's (names, types, capped sizes).
+    """
+    where = "model spec"
+    _check_spec(where, "spec", spec)
+    return _resolve(where, spec["architecture"])(**spec["config"])
+
+
+def architecture_name(model: nn.Module, where: str = "model") -> str:
+    """The registered name of ``model``'s class; raises :class:`CheckpointError` if none."""
+    target = _target(type(model))
+    name = next((n for n, (t, _) in _REGISTRY.items() if _target(t) == target), "")
+    if not name:
+        _fail(where, "architecture", f"a registered class {sorted(_REGISTRY)}",
+              type(model).__qualname__)
+    return name
 
 
 def _resolve(where: str, name: str) -> type:
