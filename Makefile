@@ -5,7 +5,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: app test lint bench
+.PHONY: app test bench system-packages
+
+# Debian packages: the Fashion-MNIST files (real data for a pretrained model and its tests).
+SYSTEM_FILES := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+system-packages:
+	@if [ ! -f $(SYSTEM_FILES) ]; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	fi
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -23,7 +33,7 @@ $(VENV)/.dev-installed: $(VENV)/.app-installed requirements-dev.txt
 app: $(VENV)/.app-installed
 	$(VENV)/bin/streamlit run app.py
 
-test: $(VENV)/.dev-installed
+test: system-packages $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile
 

@@ -1,0 +1,160 @@
+"""Real, reproducible data for the pretrained models: one loader per task and a registry.
+
+>>> from indrnn.data import load_task
+>>> task = load_task("basicmotions")
+>>> task.info.input_size, task.info.num_classes, task.train.inputs.shape
+(6, 4, torch.Size([40, 100, 6]))
+
+Registered names (:data:`TASKS`), the object each returns and its output kind:
+
+* ``adding`` -> :class:`AddingTask`, regression; generated, seeded (T = ``seq_len``).
+* ``mnist5k``, ``permuted_mnist5k`` -> :class:`TaskData`, classification_last_step;
+  ``data/mnist5k.npz``.
+* ``fashion_mnist``, ``permuted_fashion_mnist`` -> :class:`TaskData`,
+  classification_last_step; the Debian package ``dataset-fashion-mnist``.
+* ``cpython_chars`` -> :class:`TextData`, per_step_lm; ``data/cpython_stdlib.*``.
+* ``basicmotions``, ``japanesevowels`` -> :class:`TaskData`, classification_last_step;
+  ``data/basicmotions.npz``, ``data/japanesevowels.npz``.
+
+Every object has ``info`` (:class:`TaskInfo`: sizes, names, preprocessing, provenance for a model
+card via ``info.card()``) and ``test``; tensors are batch-first (see :mod:`indrnn.data.base`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from indrnn.data.adding import AddingTask, adding_batch, load_adding, training_generator
+from indrnn.data.base import (
+    DataError,
+    SequenceSplit,
+    TaskData,
+    TaskInfo,
+    data_dir,
+    seeded_generator,
+    stratified_holdout,
+)
+from indrnn.data.pixels import (
+    IDXError,
+    load_fashion_mnist,
+    load_mnist5k,
+    parse_idx,
+    pixel_permutation,
+    read_idx,
+)
+from indrnn.data.sensors import load_basicmotions, load_japanesevowels
+from indrnn.data.text import (
+    VOCAB,
+    TextData,
+    Vocabulary,
+    bits_per_char,
+    bptt_batches,
+    decode,
+    encode,
+    load_cpython_chars,
+    random_windows,
+)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A registry entry.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    loader : callable
+        Returns the task object; keyword arguments of :func:`load_task` are passed on.
+    output_kind : str
+        ``"regression"``, ``"classification_last_step"`` or ``"per_step_lm"``.
+    description : str
+        One line for menus.
+    defaults : dict
+        Keyword arguments always given to ``loader`` (callers may override them).
+    """
+
+    name: str
+    loader: Callable[..., Any]
+    output_kind: str
+    description: str
+    defaults: dict[str, Any]
+
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("adding", load_adding, "regression",
+             "adding problem: sum of the two marked values of a U(0,1) sequence", {}),
+    TaskSpec("mnist5k", load_mnist5k, "classification_last_step",
+             "5,000 MNIST digits pixel by pixel (784 x 1), 4000/1000", {}),
+    TaskSpec("permuted_mnist5k", load_mnist5k, "classification_last_step",
+             "5,000 MNIST digits, pixels in a fixed random order", {"permute": True}),
+    TaskSpec("fashion_mnist", load_fashion_mnist, "classification_last_step",
+             "Fashion-MNIST pixel by pixel (784 x 1), 55000/5000/10000", {}),
+    TaskSpec("permuted_fashion_mnist", load_fashion_mnist, "classification_last_step",
+             "Fashion-MNIST, pixels in a fixed random order", {"permute": True}),
+    TaskSpec("cpython_chars", load_cpython_chars, "per_step_lm",
+             "character-level language model on CPython 3.11.7 standard-library source", {}),
+    TaskSpec("basicmotions", load_basicmotions, "classification_last_step",
+             "smart-watch accelerometer + gyroscope, 6 x 100, 4 activities, 40/40", {}),
+    TaskSpec("japanesevowels", load_japanesevowels, "classification_last_step",
+             "speaker from 12 LPC cepstra, 7-29 steps, 9 speakers, 270/370", {}),
+)}
+
+
+def load_task(name: str, **kwargs: Any) -> AddingTask | TaskData | TextData:
+    """Load a registered task.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`TASKS`.
+    **kwargs
+        Passed to the task's loader (e.g. ``seq_len=500`` for ``"adding"``, ``num_valid=400``
+        for ``"mnist5k"``, ``normalize=False`` for the sensor tasks).
+
+    Returns
+    -------
+    AddingTask, TaskData or TextData
+        The task object; its ``info`` describes it.
+    """
+    if name not in TASKS:
+        raise KeyError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
+    spec = TASKS[name]
+    return spec.loader(**{**spec.defaults, **kwargs})
+
+
+__all__ = [
+    "TASKS",
+    "VOCAB",
+    "AddingTask",
+    "DataError",
+    "IDXError",
+    "SequenceSplit",
+    "TaskData",
+    "TaskInfo",
+    "TaskSpec",
+    "TextData",
+    "Vocabulary",
+    "adding_batch",
+    "bits_per_char",
+    "bptt_batches",
+    "data_dir",
+    "decode",
+    "encode",
+    "load_adding",
+    "load_basicmotions",
+    "load_cpython_chars",
+    "load_fashion_mnist",
+    "load_japanesevowels",
+    "load_mnist5k",
+    "load_task",
+    "parse_idx",
+    "pixel_permutation",
+    "random_windows",
+    "read_idx",
+    "seeded_generator",
+    "stratified_holdout",
+    "training_generator",
+]
