@@ -40,8 +40,11 @@ def _check_backend(backend: str) -> None:
 
 
 @torch.no_grad()
-def init_input_weight_(weight: Tensor, nonlinearity: str) -> Tensor:
-    """He-uniform (fan-in) initialisation of ``W``, as the official PyTorch code uses Kaiming."""
+def init_input_weight_(weight: Tensor, nonlinearity: str, std: float | None = None) -> Tensor:
+    """``W ~ N(0, std)`` if ``std`` is given (the paper's adding problem: 0.001), else He-uniform
+    (fan-in), as the official PyTorch code uses Kaiming."""
+    if std is not None:
+        return nn.init.normal_(weight, 0.0, std)
     return nn.init.kaiming_uniform_(weight, nonlinearity=nonlinearity)
 
 
@@ -189,6 +192,9 @@ class IndRNN(nn.Module):
     dropout : float
         Dropout on the outputs of every layer but the last, with one mask per sequence shared
         over time (as the paper; ``nn.RNN`` draws a new mask at every step).
+    input_weight_std : float, optional
+        Initialise every ``W`` from ``N(0, input_weight_std)`` (the paper's adding problem uses
+        0.001) instead of He-uniform.
     recurrent_min, recurrent_max : float or sequence of float, optional
         Bounds on ``|u|`` — one value for all layers or one per layer — applied by
         :meth:`clamp_recurrent_` (call it after each optimizer step, or see
@@ -212,11 +218,14 @@ class IndRNN(nn.Module):
                  nonlinearity: str = "relu", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False,
                  recurrent_min: Bound = None, recurrent_max: Bound = None,
-                 backend: str = "auto", device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None):
+                 input_weight_std: float | None = None, backend: str = "auto",
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         super().__init__()
         _check_nonlinearity(nonlinearity)
         _check_backend(backend)
+        if input_weight_std is not None and not input_weight_std > 0:
+            raise ValueError(f"input_weight_std must be > 0, got {input_weight_std}")
+        self.input_weight_std = input_weight_std
         if input_size < 1 or hidden_size < 1 or num_layers < 1:
             raise ValueError("input_size, hidden_size and num_layers must be positive, got "
                              f"{input_size}, {hidden_size}, {num_layers}")
@@ -255,7 +264,7 @@ class IndRNN(nn.Module):
         for layer in range(self.num_layers):
             for suffix in self._suffixes():
                 weight_ih, weight_hh, bias_ih = self._layer_parameters(layer, suffix)
-                init_input_weight_(weight_ih, self.nonlinearity)
+                init_input_weight_(weight_ih, self.nonlinearity, self.input_weight_std)
                 init_recurrent_weight_(weight_hh, self.recurrent_min[layer],
                                        self.recurrent_max[layer])
                 if bias_ih is not None:
@@ -275,7 +284,7 @@ class IndRNN(nn.Module):
             "num_layers": self.num_layers, "nonlinearity": self.nonlinearity, "bias": self.bias,
             "batch_first": self.batch_first, "dropout": self.dropout,
             "bidirectional": self.bidirectional, "recurrent_min": self.recurrent_min,
-            "recurrent_max": self.recurrent_max,
+            "recurrent_max": self.recurrent_max, "input_weight_std": self.input_weight_std,
         }
 
     def forward(self, input: Tensor | PackedSequence,

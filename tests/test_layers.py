@@ -256,3 +256,13 @@ def test_nan_input_propagates_only_downstream():
     output, h_n = rnn(x)
     assert torch.isfinite(output[:4]).all() and torch.isfinite(output[:, 1]).all()
     assert torch.isnan(output[4, 0]).all() and torch.isnan(h_n[0, 0]).all()
+
+
+def test_input_weight_std_gives_the_papers_small_gaussian_init():
+    torch.manual_seed(9)
+    rnn = IndRNN(2, 4000, input_weight_std=0.001)
+    assert rnn.weight_ih_l0.std().item() == pytest.approx(0.001, rel=0.05)
+    assert IndRNN(**rnn.config()).input_weight_std == 0.001
+    assert IndRNN(2, 4000).weight_ih_l0.std().item() > 0.1  # He-uniform otherwise
+    with pytest.raises(ValueError, match="input_weight_std must be > 0"):
+        IndRNN(2, 4, input_weight_std=0.0)

@@ -1,0 +1,236 @@
+"""Train a pretrained model from its recipe: ``python -m indrnn.train RECIPE [options]``.
+
+Examples
+--------
+    python -m indrnn.train adding-indrnn --seq-len 1000            # writes models/adding1000_indrnn
+    python -m indrnn.train adding-lstm --seq-len 1000 --steps 200  # a shorter run
+    torchrun --standalone --nproc-per-node 2 -m indrnn.train adding-indrnn --seq-len 100
+
+Runs are seeded and resumable: every ``eval_every`` steps the model, the optimiser and the
+schedule go to ``runs/NAME/`` (safetensors + JSON), and a rerun of the same command continues from
+there (``--restart`` starts over). Under ``torchrun`` the batch of each step is split across the
+processes and gradients are averaged by DistributedDataParallel (gloo on CPU, nccl on GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from indrnn.bounds import clamp_recurrent_weights_
+from indrnn.checkpoint import save
+from indrnn.data import load_task
+from indrnn.models import SequenceModel
+from indrnn.recipes import RECIPES, Recipe, get_recipe
+from indrnn.tasks import Objective, objective_for
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m indrnn.train", description=__doc__.split(
+        "\n")[0])
+    parser.add_argument("recipe", choices=sorted(RECIPES))
+    parser.add_argument("--seq-len", type=int, help="sequence length (adding problem)")
+    parser.add_argument("--steps", type=int, help="optimiser steps (default: the recipe's)")
+    parser.add_argument("--batch-size", type=int, help="default: the recipe's")
+    parser.add_argument("--lr", type=float, help="default: the recipe's")
+    parser.add_argument("--eval-every", type=int, help="default: the recipe's")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda")
+    parser.add_argument("--out", help="checkpoint path without suffix (default: models/NAME)")
+    parser.add_argument("--runs", default="runs", help="folder for resumable training state")
+    parser.add_argument("--restart", action="store_true", help="ignore saved training state")
+    parser.add_argument("--eval-limit", type=int, help="score only this many held-out samples")
+    parser.add_argument("--rank-weights", help="folder: every process writes its final weights "
+                        "there (to check data-parallel runs agree)")
+    return parser.parse_args(argv)
+
+
+def model_name(recipe: Recipe) -> str:
+    """``adding1000_indrnn`` for recipe ``adding-indrnn`` at T = 1000."""
+    task, _, kind = recipe.name.partition("-")
+    return f"{task}{recipe.task_kwargs.get('seq_len', '')}_{kind}"
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on input/readout matrices only: not on u, biases, norms or embeddings."""
+    decayed, plain = [], []
+    for name, p in model.named_parameters():
+        matrix = p.dim() >= 2 and "embedding" not in name
+        (decayed if matrix else plain).append(p)
+    return [{"params": decayed, "weight_decay": weight_decay},
+            {"params": plain, "weight_decay": 0.0}]
+
+
+def save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+               meta: dict[str, Any]) -> None:
+    """Model and optimiser tensors in safetensors, the rest in JSON; no pickle."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = optimizer.state_dict()
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            tensors[f"optim.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    groups = [{k: v for k, v in g.items()} for g in state["param_groups"]]
+    save_file(tensors, folder / "state.tmp")
+    (folder / "state.json.tmp").write_text(json.dumps({**meta, "param_groups": groups}))
+    os.replace(folder / "state.tmp", folder / "state.safetensors")
+    os.replace(folder / "state.json.tmp", folder / "state.json")
+
+
+def load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore what :func:`save_state` wrote; returns the JSON metadata."""
+    meta = json.loads((folder / "state.json").read_text())
+    tensors = load_file(folder / "state.safetensors")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
+    return meta
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train per ``args``; returns the card written (rank 0) or an empty dict (other ranks)."""
+    torch.set_flush_denormal(True)
+    recipe_kwargs = {} if args.seq_len is None else {"seq_len": args.seq_len}
+    recipe = get_recipe(args.recipe, **recipe_kwargs)
+    overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+                 "eval_every": args.eval_every}
+    recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+    steps, batch_size, eval_every = recipe.steps, recipe.batch_size, recipe.eval_every
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = pick_device(args.device)
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    torch.manual_seed(args.seed)
+    task = load_task(recipe.task, **recipe.task_kwargs)
+    objective = objective_for(task, recipe.window)
+    model = SequenceModel(**recipe.model).to(device)
+    optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay), lr=recipe.lr)
+    name = model_name(recipe)
+    run_dir = Path(args.runs) / name
+    meta: dict[str, Any] = {"step": 0, "best": None, "stale": 0, "history": [], "seconds": 0.0}
+    if (run_dir / "state.json").exists() and not args.restart:
+        meta = load_state(run_dir, model, optimizer)
+    trained = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    progress = tqdm(total=steps, initial=meta["step"], desc=name, disable=rank != 0,
+                    dynamic_ncols=True)
+    started = time.perf_counter() - meta["seconds"]
+    while meta["step"] < steps:
+        model.train()
+        batch = objective.train_batch(batch_size, args.seed, meta["step"])
+        batch = batch.shard(rank, world).to(device)
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective.loss(trained, batch)
+        loss.backward()
+        nn.utils.clip_grad_value_(model.parameters(), recipe.grad_clamp)
+        optimizer.step()
+        clamp_recurrent_weights_(model)
+        meta["step"] += 1
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        if meta["step"] % eval_every == 0 or meta["step"] == steps:
+            _evaluate_and_schedule(objective, model, optimizer, recipe, meta, args.eval_limit)
+            meta["seconds"] = time.perf_counter() - started
+            progress.set_postfix(loss=f"{loss.item():.4f}",
+                                 **{objective.metric: f"{meta['history'][-1][1]:.4f}"})
+            if rank == 0:
+                save_state(run_dir, model, optimizer, meta)
+    progress.close()
+    if args.rank_weights:
+        folder = Path(args.rank_weights)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  folder / f"rank{rank}.safetensors")
+    card: dict[str, Any] = {}
+    if rank == 0:
+        card = _write_model(args, recipe, task, objective, model, meta, steps, batch_size,
+                            device, world)
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return card
+
+
+def _evaluate_and_schedule(objective: Objective, model: nn.Module,
+                           optimizer: torch.optim.Optimizer, recipe: Recipe,
+                           meta: dict[str, Any], limit: int | None) -> None:
+    """Validation metric; divide the learning rate after ``patience`` evaluations without gain."""
+    model.eval()
+    split = "valid" if getattr(objective.task, "valid", None) is not None else "test"
+    value = objective.evaluate(model, split, limit)[objective.metric]
+    meta["history"].append([meta["step"], value])
+    if objective.better(value, meta["best"]):
+        meta["best"], meta["stale"] = value, 0
+        return
+    meta["stale"] += 1
+    if meta["stale"] >= recipe.patience:
+        for group in optimizer.param_groups:
+            group["lr"] *= recipe.lr_decay
+        meta["stale"] = 0
+
+
+def _write_model(args: argparse.Namespace, recipe: Recipe, task: Any, objective: Objective,
+                 model: nn.Module, meta: dict[str, Any], steps: int, batch_size: int,
+                 device: torch.device, world: int) -> dict[str, Any]:
+    model.eval()
+    test = objective.evaluate(model, "test", args.eval_limit)
+    test_slice = objective.evaluate(model, "test", objective.slice_size)
+    card = {
+        "name": model_name(recipe),
+        "task": recipe.task, "task_kwargs": recipe.task_kwargs, "data": task.info.card(),
+        "recipe": recipe.card(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "training": {"command": args.command, "seed": args.seed, "steps": steps,
+                     "batch_size": batch_size, "processes": world,
+                     "wall_time_s": round(meta["seconds"], 1), "hardware": hardware(device),
+                     "validation_history": meta["history"]},
+        "metrics": {"test": test, "test_slice": test_slice,
+                    "test_slice_size": objective.slice_size},
+        "paper": recipe.paper,
+    }
+    out = args.out or f"models/{model_name(recipe)}"
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    save(model.cpu(), out, card)
+    print(f"wrote {out}.json / .safetensors: test {test}")
+    return card
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    args.command = "python -m indrnn.train " + shlex.join(argv)
+    train(args)
+
+
+if __name__ == "__main__":
+    main()

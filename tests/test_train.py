@@ -1,0 +1,107 @@
+"""The training CLI end to end on tiny settings: train, resume, evaluate, data-parallel."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import indrnn
+from indrnn.data import load_task
+from indrnn.evaluate import disagreements, evaluate_checkpoint
+from indrnn.evaluate import main as evaluate_main
+from indrnn.tasks import Classification
+from indrnn.train import main as train_main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _train(tmp_path: Path, steps: int, *extra: str) -> Path:
+    out = tmp_path / "models" / "adding20"
+    train_main(["adding-indrnn", "--seq-len", "20", "--steps", str(steps), "--eval-every", "5",
+                "--batch-size", "8", "--lr", "3e-3", "--eval-limit", "50", "--out", str(out),
+                "--runs", str(tmp_path / "runs"), *extra])
+    return out
+
+
+def test_train_save_load_evaluate(tmp_path):
+    out = _train(tmp_path, 20)
+    checkpoint = indrnn.load(out)
+    card = checkpoint.card
+    assert card["task"] == "adding" and card["task_kwargs"] == {"seq_len": 20}
+    assert card["training"]["steps"] == 20 and card["training"]["seed"] == 0
+    assert card["training"]["command"].startswith("python -m indrnn.train adding-indrnn")
+    assert card["recipe"]["lr"] == 3e-3  # overrides are what the card records
+    assert card["parameters"] == sum(p.numel() for p in checkpoint.model.parameters())
+    assert len(card["training"]["validation_history"]) == 4
+    measured, recorded = evaluate_checkpoint(str(out), quick=True)
+    assert not disagreements(measured, recorded)
+    assert evaluate_main([str(out), "--slice"]) == 0
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
+    straight = _train(tmp_path / "a", 20)
+    _train(tmp_path / "b", 10)
+    resumed = _train(tmp_path / "b", 20)
+    a = load_file(f"{straight}.safetensors")
+    b = load_file(f"{resumed}.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    restarted = _train(tmp_path / "b", 20, "--restart", "--seed", "1")
+    assert not torch.equal(load_file(f"{restarted}.safetensors")["head.weight"], a["head.weight"])
+
+
+def test_evaluate_flags_a_card_that_lies(tmp_path, capsys):
+    import json
+
+    out = _train(tmp_path, 5)
+    card_file = Path(f"{out}.json")
+    document = json.loads(card_file.read_text())
+    document["card"]["metrics"]["test_slice"]["mse"] *= 0.5
+    card_file.write_text(json.dumps(document))
+    assert evaluate_main([str(out), "--slice"]) == 1
+    assert "disagrees with the card: mse" in capsys.readouterr().out
+
+
+def test_classification_batches_cover_each_epoch_once_and_repeat_by_seed():
+    objective = Classification(load_task("basicmotions"))
+    seen = torch.cat([objective.train_batch(8, 3, step).targets for step in range(5)])
+    assert len(seen) == 40
+    assert sorted(seen.tolist()) == sorted(objective.task.train.targets.tolist())
+    first = objective.train_batch(8, 3, 7)
+    assert torch.equal(first.inputs, objective.train_batch(8, 3, 7).inputs)
+    assert not torch.equal(first.inputs, objective.train_batch(8, 4, 7).inputs)
+
+
+def test_two_processes_end_with_identical_weights(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    arguments = ["adding-indrnn", "--seq-len", "20", "--steps", "6", "--eval-every", "3",
+                 "--batch-size", "8", "--eval-limit", "20"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", "2", "-m", "indrnn.train", *arguments,
+               "--out", str(tmp_path / "m"), "--runs", str(tmp_path / "runs"),
+               "--rank-weights", str(tmp_path / "ranks")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [load_file(tmp_path / "ranks" / f"rank{r}.safetensors") for r in (0, 1)]
+    for key, value in ranks[0].items():
+        assert torch.equal(value, ranks[1][key]), key
+    assert indrnn.load(tmp_path / "m").card["training"]["processes"] == 2
+    # Two half batches with averaged gradients take the steps one process takes on the whole.
+    train_main([*arguments, "--out", str(tmp_path / "single"), "--runs", str(tmp_path / "r1")])
+    single = load_file(tmp_path / "single.safetensors")
+    for key, value in single.items():
+        torch.testing.assert_close(ranks[0][key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize("argv", [["no-such-recipe"], ["adding-indrnn", "--steps", "x"]])
+def test_bad_arguments_exit_with_usage(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(argv)
+    assert exit_info.value.code == 2
+    assert "usage: python -m indrnn.train" in capsys.readouterr().err
