@@ -13,7 +13,9 @@ import indrnn
 from indrnn.data import load_task
 from indrnn.evaluate import disagreements, evaluate_checkpoint
 from indrnn.evaluate import main as evaluate_main
-from indrnn.tasks import Classification
+from indrnn.models import SequenceModel
+from indrnn.recipes import RECIPES, get_recipe
+from indrnn.tasks import Classification, objective_for
 from indrnn.train import main as train_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,3 +107,23 @@ def test_bad_arguments_exit_with_usage(argv, capsys):
         train_main(argv)
     assert exit_info.value.code == 2
     assert "usage: python -m indrnn.train" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_every_recipe_builds_trains_and_scores(name):
+    recipe = get_recipe(name, **({"seq_len": 30} if name.startswith("adding") else {}))
+    task = load_task(recipe.task, **recipe.task_kwargs)
+    objective = objective_for(task, recipe.window)
+    model = SequenceModel(**recipe.model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    losses = []
+    for step in range(2):
+        batch = objective.train_batch(4, seed=0, step=step)
+        loss = objective.loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert all(torch.isfinite(torch.tensor(losses)))
+    metrics = objective.evaluate(model.eval(), "test", limit=8 if recipe.window == 0 else 300)
+    assert objective.metric in metrics and torch.isfinite(torch.tensor(metrics[objective.metric]))
