@@ -9,6 +9,8 @@ Shapes and targets (issue: the indrnn library):
                            the recurrence per step, as with a cell); the same loop with W x
                            hoisted out is reported beside it.
 Every figure is a ratio of medians measured here, so it does not depend on the machine's speed.
+glibc returns large freed blocks to the OS, so every big tensor is faulted in afresh; run with
+MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483648 to see the cost of that.
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ from indrnn import IndRNN
 from indrnn.kernels.reference import recurrence_loop
 
 
-def median_seconds(step: Callable[[], None], repeats: int) -> float:
-    step()  # warm-up: kernel compilation, allocator
-    times = []
+def median_seconds(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median time of each step, measured round-robin so that drifts in the machine's speed
+    (other processes, frequency) hit every candidate alike."""
+    for step in steps.values():
+        step()  # warm-up: kernel compilation, allocator
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def fwd_bwd(forward: Callable[[], torch.Tensor], params: list[torch.Tensor]) -> Callable[[], None]:
@@ -50,12 +56,11 @@ def shape_one(batch: int, steps: int, size: int, repeats: int) -> dict[str, floa
     lstm = torch.nn.LSTM(size, size)
     weight = rnn.weight_ih_l0
     bias = rnn.bias_ih_l0
-    return {
-        "indrnn": median_seconds(fwd_bwd(lambda: rnn(x)[0], [x, *rnn.parameters()]), repeats),
-        "nn.LSTM": median_seconds(fwd_bwd(lambda: lstm(x)[0], [x, *lstm.parameters()]), repeats),
-        "W x alone": median_seconds(fwd_bwd(lambda: F.linear(x, weight, bias), [x, weight, bias]),
-                                    repeats),
-    }
+    return median_seconds({
+        "indrnn": fwd_bwd(lambda: rnn(x)[0], [x, *rnn.parameters()]),
+        "nn.LSTM": fwd_bwd(lambda: lstm(x)[0], [x, *lstm.parameters()]),
+        "W x alone": fwd_bwd(lambda: F.linear(x, weight, bias), [x, weight, bias]),
+    }, repeats)
 
 
 def shape_two(batch: int, steps: int, size: int, repeats: int) -> dict[str, float]:
@@ -76,12 +81,13 @@ def shape_two(batch: int, steps: int, size: int, repeats: int) -> dict[str, floa
         return recurrence_loop(a, rnn.weight_hh_l0, a.new_zeros(batch, size))
 
     params = [x, *rnn.parameters()]
-    few = max(1, repeats // 2)
-    return {
-        "indrnn": median_seconds(fwd_bwd(lambda: rnn(x)[0], params), repeats),
-        "naive loop": median_seconds(fwd_bwd(naive, params), few),
-        "loop, W x hoisted": median_seconds(fwd_bwd(hoisted, params), few),
-    }
+    weight, bias = rnn.weight_ih_l0, rnn.bias_ih_l0
+    return median_seconds({
+        "indrnn": fwd_bwd(lambda: rnn(x)[0], params),
+        "W x alone": fwd_bwd(lambda: F.linear(x, weight, bias), [x, weight, bias]),
+        "naive loop": fwd_bwd(naive, params),
+        "loop, W x hoisted": fwd_bwd(hoisted, params),
+    }, repeats)
 
 
 def main() -> None:
@@ -109,7 +115,8 @@ def main() -> None:
     loop_ratio = second["naive loop"] / second["indrnn"]
     hoisted_ratio = second["loop, W x hoisted"] / second["indrnn"]
     print(f"  naive loop / IndRNN = {loop_ratio:.1f}x (target >= 10); "
-          f"loop with W x hoisted / IndRNN = {hoisted_ratio:.1f}x")
+          f"loop with W x hoisted / IndRNN = {hoisted_ratio:.1f}x; "
+          f"IndRNN / (W x alone) = {second['indrnn'] / second['W x alone']:.2f}x")
 
 
 if __name__ == "__main__":
