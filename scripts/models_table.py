@@ -1,0 +1,197 @@
+"""Write ``models/README.md``: a table of every pretrained model, from the checkpoint cards.
+
+Usage: ``python scripts/models_table.py [--models DIR] [--out FILE]``. Reads every
+``DIR/*.json`` checkpoint (the JSON that :func:`indrnn.checkpoint.save` writes; the model card is
+under ``"card"``) with :mod:`json` only, so it needs neither torch nor the weights, and writes
+``DIR/README.md`` (or ``FILE``): one table of all models (name, task, body architecture and
+depth, parameters, test metric, the paper's figure), then one short section per model (training
+command, steps, wall time, hardware, why the recipe is what it is). With no cards it writes the
+table's header and a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the metric reported in the table, by the task's output kind (first one found otherwise)
+PRIMARY = {"regression": "mse", "classification_last_step": "accuracy",
+           "per_step_lm": "bits_per_char"}
+TASK_ORDER = ("adding", "mnist5k", "permuted_mnist5k", "fashion_mnist", "permuted_fashion_mnist",
+              "cpython_chars", "basicmotions", "japanesevowels")
+NO_CARDS = "_No model cards in this folder yet: train models with `bash scripts/train_all.sh`._"
+
+
+def read_cards(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The cards of ``folder/*.json``, sorted by task then name, and the files skipped (why)."""
+    cards, skipped = [], []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            skipped.append(f"{path.name}: not readable JSON ({error})")
+            continue
+        card = document.get("card") if isinstance(document, dict) else None
+        if not isinstance(card, dict):
+            skipped.append(f"{path.name}: no \"card\" object")
+            continue
+        card = dict(card)
+        card.setdefault("name", path.stem)
+        card["_file"] = path.name
+        cards.append(card)
+
+    def order(card: dict[str, Any]) -> tuple[int, str]:
+        task = card.get("task")
+        return (TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER),
+                str(card["name"]))
+
+    return sorted(cards, key=order), skipped
+
+
+def cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(value).replace("|", "\\|").replace("\n", " ").strip() or "—"
+
+
+def architecture(card: dict[str, Any]) -> str:
+    """``"IndRNN 2 × 128"``, ``"ResIndRNN 21 layers × 64 (10 blocks)"``, ``"LSTM 1 × 128"``..."""
+    body = card.get("recipe", {}).get("model", {}).get("body", {})
+    name = body.get("architecture")
+    if not name:
+        return "—"
+    config = body.get("config", {}) or {}
+    width = config.get("hidden_size")
+    try:
+        if name in ("IndRNN", "PlainIndRNN", "LSTM") and "num_layers" in config:
+            text = f"{name} {config['num_layers']} × {width}"
+            norm = config.get("batch_norm")
+            if name == "PlainIndRNN" and norm:
+                text += f", BN {norm}"
+            return text
+        if name == "ResIndRNN" and "num_blocks" in config:
+            blocks = int(config["num_blocks"])
+            return f"{name} {2 * blocks + 1} layers × {width} ({blocks} blocks)"
+        if name == "DenseIndRNN" and "blocks" in config:
+            blocks = [int(b) for b in config["blocks"]]
+            depth = 2 * sum(blocks) + len(blocks) + int(bool(config.get("last_layer", True)))
+            return (f"{name} {depth} layers, blocks {tuple(blocks)}, "
+                    f"growth {config.get('growth_rate')}")
+    except (TypeError, ValueError):
+        pass
+    return str(name)
+
+
+def primary_metric(card: dict[str, Any]) -> tuple[str, float | None]:
+    """(metric name, value) of the card's test metrics; ``("", None)`` if there are none."""
+    test = card.get("metrics", {}).get("test", {}) or {}
+    kind = card.get("data", {}).get("output_kind")
+    name = PRIMARY.get(kind)
+    if name not in test:
+        name = next((k for k in PRIMARY.values() if k in test), next(iter(test), ""))
+    value = test.get(name)
+    return name, value if isinstance(value, (int, float)) else None
+
+
+def metric_text(name: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if name == "accuracy":
+        return f"accuracy {100 * value:.1f}%"
+    if name == "mse":
+        return f"MSE {value:.3g}"
+    if name == "bits_per_char":
+        return f"{value:.3f} bits/char"
+    return f"{name} {value:.4g}"
+
+
+def duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "—"
+    minutes, secs = divmod(round(float(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def render(cards: list[dict[str, Any]], skipped: list[str]) -> str:
+    lines = [
+        "# Pretrained models",
+        "",
+        "Written by `python scripts/models_table.py` from the cards in this folder "
+        "(`NAME.json`, next to the weights `NAME.safetensors`); do not edit by hand. Load one "
+        "with `indrnn.load(\"models/NAME\")`; recheck its metric with "
+        "`python -m indrnn.evaluate models/NAME`.",
+        "",
+        "| model | task | body | parameters | test metric | paper |",
+        "|---|---|---|---:|---|---|",
+    ]
+    for card in cards:
+        name, value = primary_metric(card)
+        parameters = card.get("parameters")
+        lines.append(
+            f"| [{cell(card['name'])}](#{anchor(card['name'])}) | {cell(card.get('task', '—'))} "
+            f"| {cell(architecture(card))} "
+            f"| {f'{parameters:,}' if isinstance(parameters, int) else '—'} "
+            f"| {cell(metric_text(name, value))} | {cell(card.get('paper', ''))} |")
+    if not cards:
+        lines += ["", NO_CARDS]
+    for card in cards:
+        recipe, training = card.get("recipe", {}) or {}, card.get("training", {}) or {}
+        test = card.get("metrics", {}).get("test", {}) or {}
+        lines += [
+            "",
+            f"## {card['name']}",
+            "",
+            f"- task: `{card.get('task', '—')}`"
+            + (f" with `{json.dumps(card['task_kwargs'])}`" if card.get("task_kwargs") else "")
+            + f"; recipe `{recipe.get('name', '—')}`; file `{card['_file']}`",
+            "- test: " + (", ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v}"
+                                    for k, v in test.items()) or "—"),
+            f"- trained: {training.get('steps', '—')} steps"
+            + (f" of batch {training['batch_size']}" if "batch_size" in training else "")
+            + f", {duration(training.get('wall_time_s'))}"
+            + f" on {training.get('hardware', '—')}"
+            + (f", seed {training['seed']}" if "seed" in training else ""),
+            "",
+            "```bash",
+            str(training.get("command", "—")),
+            "```",
+        ]
+        if recipe.get("why"):
+            lines += ["", f"Why: {recipe['why']}"]
+        if card.get("paper"):
+            lines += ["", f"Paper: {card['paper']}"]
+    if skipped:
+        lines += ["", "Skipped files:", ""] + [f"- {s}" for s in skipped]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def anchor(name: Any) -> str:
+    """GitHub's heading anchor of ``## name``."""
+    text = str(name).strip().lower()
+    return "".join(c for c in text.replace(" ", "-") if c.isalnum() or c in "-_")
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=ROOT / "models",
+                        help="folder of checkpoint cards (default: models/)")
+    parser.add_argument("--out", type=Path, help="output file (default: MODELS/README.md)")
+    args = parser.parse_args(argv)
+    if not args.models.is_dir():
+        parser.error(f"{args.models} is not a folder")
+    cards, skipped = read_cards(args.models)
+    out = args.out or args.models / "README.md"
+    out.write_text(render(cards, skipped), encoding="utf-8")
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    print(f"wrote {out}: {len(cards)} models")
+    return out
+
+
+if __name__ == "__main__":
+    main()
