@@ -223,6 +223,7 @@ def _temp(target: Path) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(handle)
+    os.chmod(name, 0o644)  # mkstemp makes 0600; a checkpoint is meant to be shared
     return name
 
 
