@@ -31,7 +31,7 @@ from torch import nn
 from tqdm import tqdm
 
 from indrnn.bounds import clamp_recurrent_weights_
-from indrnn.checkpoint import save
+from indrnn.checkpoint import load, save
 from indrnn.data import load_task
 from indrnn.models import SequenceModel
 from indrnn.recipes import RECIPES, Recipe, get_recipe
@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", help="checkpoint path without suffix (default: models/NAME)")
     parser.add_argument("--runs", default="runs", help="folder for resumable training state")
     parser.add_argument("--restart", action="store_true", help="ignore saved training state")
+    parser.add_argument("--init-from", help="start from the weights of this checkpoint (same "
+                        "architecture), e.g. a model trained on shorter sequences")
     parser.add_argument("--eval-limit", type=int, help="score only this many held-out samples")
     parser.add_argument("--rank-weights", help="folder: every process writes its final weights "
                         "there (to check data-parallel runs agree)")
@@ -136,6 +138,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     task = load_task(recipe.task, **recipe.task_kwargs)
     objective = objective_for(task, recipe.window)
     model = SequenceModel(**recipe.model).to(device)
+    if args.init_from:
+        model.load_state_dict(load(args.init_from).model.state_dict())
+        clamp_recurrent_weights_(model)  # this recipe's bounds may be tighter
     optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay), lr=recipe.lr)
     name = model_name(recipe)
     run_dir = Path(args.runs) / name
@@ -211,6 +216,7 @@ def _write_model(args: argparse.Namespace, recipe: Recipe, task: Any, objective:
         "recipe": recipe.card(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "training": {"command": args.command, "seed": args.seed, "steps": steps,
+                     "initialised_from": args.init_from,
                      "batch_size": batch_size, "processes": world,
                      "wall_time_s": round(meta["seconds"], 1), "hardware": hardware(device),
                      "validation_history": meta["history"]},

@@ -13,14 +13,15 @@ run() {  # run LOGNAME ARGS...
     "$PY" -m indrnn.train "$@" > "logs/$name.log" 2>&1
     echo "$(date -u +%FT%TZ) done  $name"
 }
-ALL=(adding1000_indrnn basicmotions_indrnn basicmotions_lstm japanesevowels_indrnn
-     japanesevowels_lstm mnist5k_indrnn chars_indrnn chars_lstm mnist5k_lstm adding1000_lstm
+ALL=(basicmotions_indrnn basicmotions_lstm japanesevowels_indrnn japanesevowels_lstm
+     adding1000_indrnn mnist5k_indrnn chars_indrnn chars_lstm mnist5k_lstm adding1000_lstm
      mnist5k_res21 adding5000_indrnn)
 for name in "${@:-${ALL[@]}}"; do
     case $name in
-        adding1000_indrnn) run "$name" adding-indrnn --seq-len 1000 --steps 10000 ;;
+        adding1000_indrnn) run "$name" adding-indrnn --seq-len 1000 --steps 20000 ;;
         adding1000_lstm)   run "$name" adding-lstm --seq-len 1000 ;;
-        adding5000_indrnn) run "$name" adding-indrnn --seq-len 5000 --steps 6000 ;;
+        adding5000_indrnn) run "$name" adding-indrnn --seq-len 5000 --steps 2000 \
+                               --init-from models/adding1000_indrnn ;;
         *_indrnn|*_lstm|*_res21) run "$name" "${name/_/-}" ;;
         *) echo "unknown model $name" >&2; exit 2 ;;
     esac

@@ -127,3 +127,17 @@ def test_every_recipe_builds_trains_and_scores(name):
     assert all(torch.isfinite(torch.tensor(losses)))
     metrics = objective.evaluate(model.eval(), "test", limit=8 if recipe.window == 0 else 300)
     assert objective.metric in metrics and torch.isfinite(torch.tensor(metrics[objective.metric]))
+
+
+def test_init_from_starts_at_another_models_weights(tmp_path):
+    first = _train(tmp_path / "a", 5)
+    out = tmp_path / "b" / "m"
+    train_main(["adding-indrnn", "--seq-len", "30", "--steps", "1", "--lr", "1e-9",
+                "--batch-size", "4", "--eval-limit", "10", "--init-from", str(first),
+                "--out", str(out), "--runs", str(tmp_path / "runs_b")])
+    start = load_file(f"{first}.safetensors")
+    got = load_file(f"{out}.safetensors")
+    torch.testing.assert_close(got["head.weight"], start["head.weight"], rtol=0, atol=1e-6)
+    bound = indrnn.recurrent_bound(2.0, 30)
+    assert got["body.weight_hh_l0"].abs().max() <= bound + 1e-6  # clamped to the new bound
+    assert indrnn.load(out).card["training"]["initialised_from"] == str(first)
