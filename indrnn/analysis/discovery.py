@@ -1,0 +1,278 @@
+"""Find neurons that track something: a class label, or an annotation track of the input.
+
+Tracks are one number per step (``NaN`` where a track is undefined, e.g. "steps since the first
+marker" before it): built from the input by :func:`code_tracks` (Python source: column,
+indentation, bracket depth, inside a string, inside a comment), :func:`adding_tracks` (the
+adding problem's markers), :func:`input_tracks` (the raw channels) and :func:`time_track`.
+:func:`correlate_tracks` ranks neurons by Pearson's r with each track over all steps;
+:func:`label_selectivity` ranks them by how well they separate classes (ANOVA F, correlation
+ratio, point-biserial r per class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from indrnn.analysis._common import to_numpy
+from indrnn.analysis.patterns import States, _sequences
+
+Track = Tensor | np.ndarray | Sequence[Tensor | np.ndarray]
+
+
+def time_track(steps: int, batch: int = 1) -> np.ndarray:
+    """The step index ``t``, ``(T, B)``."""
+    return np.repeat(np.arange(steps, dtype=np.float64)[:, None], batch, 1)
+
+
+def input_tracks(x: Tensor | np.ndarray, names: Sequence[str] | None = None,
+                 time_major: bool = False) -> dict[str, np.ndarray]:
+    """Every input channel as a track, ``(T, B)`` each, from ``(B, T, D)`` (or time-major)."""
+    array = to_numpy(x).astype(np.float64)
+    if not time_major:
+        array = array.swapaxes(0, 1)
+    names = names or [f"input {c}" for c in range(array.shape[-1])]
+    return {name: array[..., c] for c, name in enumerate(names)}
+
+
+def adding_tracks(x: Tensor | np.ndarray) -> dict[str, np.ndarray]:
+    """What an adding-problem network may count, ``(T, B)`` each, from inputs ``(B, T, 2)``.
+
+    Tracks: ``marker_seen`` (0 before the first marker, 1 from it on), ``markers_seen`` (0, 1,
+    2), ``steps_since_first_marker`` and ``steps_since_last_marker`` (NaN before the first),
+    ``marked_sum`` (the running sum of the marked values: what the network must remember).
+    """
+    array = to_numpy(x).astype(np.float64)
+    if array.ndim == 2:
+        array = array[None]
+    values, markers = array[..., 0].T, array[..., 1].T  # (T, B)
+    count = np.cumsum(markers > 0, 0)
+    steps = time_track(*markers.shape)
+    first = np.where(count > 0, np.argmax(count > 0, 0)[None, :], -1)
+    last = np.maximum.accumulate(np.where(markers > 0, steps, -1), 0)
+    return {
+        "marker_seen": (count > 0).astype(np.float64),
+        "markers_seen": count.astype(np.float64),
+        "steps_since_first_marker": np.where(first >= 0, steps - first, np.nan),
+        "steps_since_last_marker": np.where(last >= 0, steps - last, np.nan),
+        "marked_sum": np.cumsum(values * markers, 0),
+    }
+
+
+def code_tracks(text: str) -> dict[str, np.ndarray]:
+    """Annotation tracks of Python source, one value per character, ``(T,)`` each.
+
+    * ``column``: the character's position in its line (0 for the first);
+    * ``indentation``: leading whitespace characters of the line read so far;
+    * ``bracket_depth``: open ``( [ {`` outside strings and comments, after this character
+      (never below 0, so a window cut mid-expression starts at 0);
+    * ``in_string``: 1 inside a string literal, its quotes included (``'``, ``"`` and
+      triple-quoted; backslash escapes honoured);
+    * ``in_comment``: 1 from ``#`` to the end of the line.
+    """
+    size = len(text)
+    tracks = {name: np.zeros(size) for name in (
+        "column", "indentation", "bracket_depth", "in_string", "in_comment")}
+    column = indent = depth = 0
+    leading, comment, escape, quote = True, False, False, ""
+    i = 0
+    while i < size:
+        ch, width = text[i], 1
+        if quote:
+            if ch == "\n" and len(quote) == 1 and not escape:
+                quote = ""  # an unterminated one-line string ends with its line
+            elif escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif text.startswith(quote, i):
+                width, quote = len(quote), ""  # the closing quote(s)
+            tracks["in_string"][i : i + width] = float(ch != "\n" or bool(quote))
+        elif comment:
+            comment = ch != "\n"
+        elif ch == "#":
+            comment = True
+        elif ch in "\"'":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            width = len(quote)
+            tracks["in_string"][i : i + width] = 1
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        tracks["in_comment"][i : i + width] = float(comment)
+        for j in range(i, min(i + width, size)):
+            leading = leading and text[j] in " \t"
+            indent += leading
+            tracks["column"][j], tracks["indentation"][j] = column, indent
+            tracks["bracket_depth"][j] = depth
+            column += 1
+            if text[j] == "\n":
+                column, indent, leading = 0, 0, True
+        i += width
+    return tracks
+
+
+def _track_sequences(track: Track, lengths: Sequence[int]) -> list[np.ndarray]:
+    if isinstance(track, Tensor | np.ndarray):
+        array = to_numpy(track).astype(np.float64)
+        if array.ndim == 1:
+            array = array[:, None]
+        return [array[: lengths[b], b] for b in range(array.shape[1])]
+    return [to_numpy(t).astype(np.float64).reshape(-1) for t in track]
+
+
+def pearson(states: np.ndarray, track: np.ndarray) -> np.ndarray:
+    """Pearson's r of every column of ``states`` ``(M, N)`` with ``track`` ``(M,)``.
+
+    Rows where the track is not finite are left out; r is 0 where a neuron or the track is
+    constant.
+    """
+    keep = np.isfinite(track)
+    x, y = states[keep].astype(np.float64), track[keep]
+    x, y = x - x.mean(0), y - y.mean()
+    denominator = np.sqrt((x * x).sum(0) * (y * y).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (x * y[:, None]).sum(0) / denominator
+    return np.where(denominator > 0, r, 0.0)
+
+
+@dataclass
+class TrackCorrelation:
+    """Neurons against one track.
+
+    Attributes
+    ----------
+    track : str
+    r : numpy.ndarray
+        ``(N,)`` Pearson's r of every neuron with the track, over all steps.
+    neurons, top_r : numpy.ndarray
+        The ``k`` neurons with the largest ``|r|`` and their r, strongest first.
+    """
+
+    track: str
+    r: np.ndarray
+    neurons: np.ndarray
+    top_r: np.ndarray
+
+
+def top_neurons(scores: np.ndarray | Tensor, k: int = 10,
+                absolute: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best neurons by score (by ``|score|`` if ``absolute``) and their scores."""
+    scores = to_numpy(scores)
+    key = np.nan_to_num(np.abs(scores) if absolute else scores, nan=-np.inf)
+    order = np.argsort(-key, kind="stable")[:k]
+    return order, scores[order]
+
+
+def correlate_tracks(states: States, tracks: dict[str, Track], *, k: int = 10,
+                     lengths: Sequence[int] | Tensor | None = None) -> dict[str, TrackCorrelation]:
+    """Rank neurons by Pearson's r with each track, over every step of every sequence.
+
+    Parameters
+    ----------
+    states : Tensor, array or list of arrays
+        A layer's states, ``(T, B, N)`` or one ``(T_i, N)`` per sequence.
+    tracks : dict of str to track
+        Each ``(T, B)``, ``(T,)`` (one sequence) or a list of ``(T_i,)``; NaN where undefined.
+    k : int
+        Top neurons kept per track.
+    lengths : sequence of int, optional
+        Valid steps of each sequence of a padded ``(T, B, N)``.
+
+    Returns
+    -------
+    dict of str to TrackCorrelation
+    """
+    seqs = _sequences(states, lengths)
+    flat = np.concatenate(seqs).astype(np.float64)
+    result = {}
+    for name, track in tracks.items():
+        parts = _track_sequences(track, [len(s) for s in seqs])
+        if [len(p) for p in parts] != [len(s) for s in seqs]:
+            raise ValueError(f"track {name!r} does not match the states' sequence lengths")
+        r = pearson(flat, np.concatenate(parts))
+        result[name] = TrackCorrelation(name, r, *top_neurons(r, k))
+    return result
+
+
+def sequence_features(hidden: Tensor, how: str = "last",
+                      lengths: Tensor | None = None) -> Tensor:
+    """One value per neuron and sequence, ``(B, N)``, from states ``(T, B, N)``.
+
+    ``how``: ``"last"`` (each sequence's own last step), ``"mean"`` or ``"max"`` over its steps.
+    """
+    steps = hidden.shape[0]
+    lengths = torch.full((hidden.shape[1],), steps) if lengths is None else lengths.cpu()
+    if how == "last":
+        return hidden[lengths - 1, torch.arange(hidden.shape[1])]
+    valid = (torch.arange(steps)[:, None] < lengths[None, :]).unsqueeze(-1)
+    if how == "mean":
+        return (hidden * valid).sum(0) / lengths[:, None]
+    if how == "max":
+        return hidden.masked_fill(~valid, -torch.inf).amax(0)
+    raise ValueError(f"how must be 'last', 'mean' or 'max', got {how!r}")
+
+
+@dataclass
+class LabelSelectivity:
+    """How each neuron separates the classes.
+
+    Attributes
+    ----------
+    class_means : numpy.ndarray
+        ``(C, N)`` mean feature per class.
+    f_statistic : numpy.ndarray
+        ``(N,)`` one-way ANOVA F (``inf`` where classes differ and nothing varies within them).
+    eta_squared : numpy.ndarray
+        ``(N,)`` correlation ratio η² = between-class / total sum of squares, in ``[0, 1]``.
+    point_biserial : numpy.ndarray
+        ``(C, N)`` Pearson's r of each neuron with "is class c".
+    best_class : numpy.ndarray
+        ``(N,)`` the class each neuron is highest for.
+    """
+
+    class_means: np.ndarray
+    f_statistic: np.ndarray
+    eta_squared: np.ndarray
+    point_biserial: np.ndarray
+    best_class: np.ndarray
+
+
+def label_selectivity(features: Tensor | np.ndarray, labels: Tensor | np.ndarray,
+                      num_classes: int | None = None) -> LabelSelectivity:
+    """ANOVA F, correlation ratio and point-biserial r of every neuron with the class labels.
+
+    Parameters
+    ----------
+    features : Tensor or array
+        ``(B, N)``, e.g. :func:`sequence_features` of a layer.
+    labels : Tensor or array
+        ``(B,)`` integer classes.
+    num_classes : int, optional
+        ``C`` (``max(labels) + 1`` by default); absent classes get NaN means.
+    """
+    x = to_numpy(features).astype(np.float64)
+    y = to_numpy(labels).astype(np.int64)
+    classes = int(y.max()) + 1 if num_classes is None else num_classes
+    onehot = np.eye(classes)[y]  # (B, C)
+    counts = onehot.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = onehot.T @ x / counts[:, None]
+    grand = x.mean(0)
+    present = counts > 0
+    between = (counts[present, None] * (means[present] - grand) ** 2).sum(0)
+    total = ((x - grand) ** 2).sum(0)
+    within = total - between
+    groups, n = int(present.sum()), len(y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = (between / max(groups - 1, 1)) / (np.maximum(within, 0) / max(n - groups, 1))
+        eta = np.where(total > 0, between / total, 0.0)
+    f = np.where(between > 0, f, 0.0)
+    biserial = np.stack([pearson(x, onehot[:, c]) for c in range(classes)])
+    best = np.nan_to_num(means, nan=-np.inf).argmax(0)
+    return LabelSelectivity(means, f, eta, biserial, best)
