@@ -74,14 +74,16 @@ class Recorder:
     def __exit__(self, *exc_info) -> None:
         _ACTIVE.reset(self._token)
 
-    def add(self, module: nn.Module, suffix: str, kind: str, hidden: Tensor, **tensors: Tensor):
-        """Keep one layer's states. Called by layers, not by users."""
+    def add(self, module: nn.Module, suffix: str, kind: str, hidden: Tensor,
+            **tensors: Tensor) -> str:
+        """Keep one layer's states and return the name they are kept under. Called by layers."""
         prefix = self._names.get(id(module), type(module).__name__)
         name = ".".join(part for part in (prefix, suffix) if part)
         if name in self.layers:  # the same module ran twice in one forward call
             name = f"{name}#{sum(key.startswith(name) for key in self.layers)}"
         keep = {key: value.detach().cpu() for key, value in tensors.items()}
         self.layers[name] = LayerRecord(name, kind, hidden.detach().cpu(), keep)
+        return name
 
 
 def active_recorder() -> Recorder | None:

@@ -128,6 +128,8 @@ class LiveRecorder(Recorder):
         super().__init__(model)
         self.live: dict[str, dict[str, Tensor]] = {}
 
-    def add(self, module: nn.Module, suffix: str, kind: str, hidden: Tensor, **tensors: Tensor):
-        super().add(module, suffix, kind, hidden, **tensors)
-        self.live[next(reversed(self.layers))] = {"hidden": hidden, **tensors}
+    def add(self, module: nn.Module, suffix: str, kind: str, hidden: Tensor,
+            **tensors: Tensor) -> str:
+        name = super().add(module, suffix, kind, hidden, **tensors)
+        self.live[name] = {"hidden": hidden, **tensors}
+        return name
