@@ -1,0 +1,207 @@
+"""NPY and NPZ uploads, read without ``np.load`` and never unpickled: each NPY header's dtype,
+shape and size are checked before at most the bytes it announces are read (NPZ members' sizes
+first from the zip directory)."""
+
+from __future__ import annotations
+
+import io
+import lzma
+import math
+import struct
+import tokenize
+import zipfile
+import zlib
+from typing import IO
+
+import numpy as np
+import torch
+
+from indrnn import limits
+from indrnn.data.base import TaskInfo
+from indrnn.data.uploads.common import (
+    NPY_MAGIC,
+    ParsedInput,
+    UploadError,
+    check_size,
+    expects,
+    is_pixels,
+    require_numbers,
+)
+from indrnn.data.uploads.values import Where, finish
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError,
+               NotImplementedError, RuntimeError, ValueError, struct.error)
+
+
+def _read_npy(stream: IO[bytes], what: str) -> np.ndarray:
+    """Read one NPY stream: header first, then at most the bytes it announces; no pickle."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise UploadError(f"{what}: NPY format version {version} is not supported (1.0, 2.0)")
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(stream)
+    except UploadError:
+        raise
+    except (*_ZIP_ERRORS, SyntaxError, TypeError, KeyError, RecursionError,
+            tokenize.TokenError) as error:  # numpy tokenizes and literal_evals the header
+        raise UploadError(f"{what}: not an NPY file, or its header is corrupt ({error})") from None
+    if dtype.hasobject:
+        raise UploadError(f"{what}: the NPY holds object dtype (Python objects, stored as "
+                          "pickle) — refused; save plain numbers, e.g. float32")
+    if dtype.names is not None or dtype.subdtype is not None or dtype.kind not in "biuf" \
+            or dtype.itemsize > 8:
+        raise UploadError(f"{what}: dtype {dtype} is not plain numbers; save float32")
+    count = math.prod(shape)
+    if count > limits.MAX_VALUES:
+        raise UploadError(f"{what}: shape {shape} holds {count:,} numbers; the limit is "
+                          f"{limits.MAX_VALUES:,} per file")
+    nbytes = count * dtype.itemsize
+    try:
+        raw = stream.read(nbytes + 1)
+    except _ZIP_ERRORS as error:
+        raise UploadError(f"{what}: corrupt data ({error})") from None
+    if len(raw) != nbytes:
+        raise UploadError(f"{what}: corrupt NPY: shape {shape} of {dtype} needs {nbytes:,} bytes "
+                          f"of data, the file has {'more' if len(raw) > nbytes else len(raw)}")
+    array = np.frombuffer(raw, dtype=dtype, count=count)
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+
+
+def _to_ntc(array: np.ndarray, info: TaskInfo, what: str, notes: list[str]) -> np.ndarray:
+    """An array of any accepted shape as float64 ``(N, T, C)``."""
+    side = limits.IMAGE_SIDE
+    if is_pixels(info) and array.ndim in (2, 3) and array.shape[-2:] == (side, side):
+        notes.append(f"{side}x{side} image(s) read row by row as {side * side} pixel steps")
+        array = array.reshape(-1, side * side, 1)
+    elif array.ndim == 1 and info.input_size == 1:
+        array = array[None, :, None]
+    elif array.ndim == 2:
+        array = array[None]
+    elif array.ndim != 3:
+        raise UploadError(f"{what} has shape {array.shape}; the {info.name} model expects (T, C) "
+                          f"or (N, T, C) with C = {expects(info)}")
+    return array.astype(np.float64)
+
+
+def _where(n: int, names: tuple[str, ...]) -> Where:
+    return lambda i, s, c: (f"sequence {i}, " if n > 1 else "") + f"step {s} channel {c} " \
+        f"({names[c] if c < len(names) else '?'})"
+
+
+def parse_npy(data: bytes, info: TaskInfo) -> ParsedInput:
+    """Parse an NPY upload: ``(T, C)``, ``(N, T, C)`` or, for pixel models, images.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    info : TaskInfo
+        The model's task.
+
+    Returns
+    -------
+    ParsedInput
+
+    Raises
+    ------
+    UploadError
+        Not NPY, object/pickle or non-numeric dtype, oversize header shape, truncated data,
+        wrong shape, bad values.
+    """
+    check_size(data)
+    require_numbers(info, "an NPY file")
+    if not data.startswith(NPY_MAGIC):
+        raise UploadError("not an NPY file (no \\x93NUMPY signature) or corrupt")
+    notes: list[str] = []
+    x = _to_ntc(_read_npy(io.BytesIO(data), "the NPY file"), info, "the NPY array", notes)
+    return finish(x, info, "npy", f"NPY {x.shape[1:] if len(x) == 1 else x.shape}", notes,
+                  _where(len(x), info.channel_names))
+
+
+def parse_npz(data: bytes, info: TaskInfo) -> ParsedInput:
+    """Parse an NPZ upload: ``inputs`` [+ ``lengths`` int ``(N,)``] [+ ``targets`` or ``labels``].
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    info : TaskInfo
+        The model's task.
+
+    Returns
+    -------
+    ParsedInput
+        Targets that do not fit the task are dropped with a note.
+
+    Raises
+    ------
+    UploadError
+        Not a zip, too many or oversize members, no ``inputs``, anything :func:`parse_npy`
+        refuses, or ``lengths`` that are not integers in ``1..T``.
+    """
+    check_size(data)
+    require_numbers(info, "an NPZ file")
+    notes: list[str] = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            if len(members) > limits.MAX_NPZ_MEMBERS:
+                raise UploadError(f"the NPZ holds {len(members):,} files; the limit is "
+                                  f"{limits.MAX_NPZ_MEMBERS}")
+            found = {m.filename.removesuffix(".npy"): m for m in members}
+            if "inputs" not in found and len(found) == 1:
+                notes.append(f"the only array, '{next(iter(found))}', read as inputs")
+                found = {"inputs": next(iter(found.values()))}
+            if "inputs" not in found:
+                raise UploadError(f"the NPZ has no 'inputs' array (found: "
+                                  f"{', '.join(sorted(found)) or 'none'}); expected inputs "
+                                  "(N, T, C) [+ lengths, targets]")
+            arrays = {}
+            for key in ("inputs", "lengths", "targets", "labels"):
+                if key in found:
+                    member = found[key]
+                    if member.file_size > limits.MAX_VALUES * 8 + 4096:
+                        raise UploadError(f"NPZ member '{key}' claims {member.file_size:,} bytes "
+                                          "uncompressed; too large (limit "
+                                          f"{limits.MAX_VALUES:,} numbers)")
+                    with archive.open(member) as stream:
+                        arrays[key] = _read_npy(stream, f"NPZ member '{key}'")
+    except UploadError:
+        raise
+    except _ZIP_ERRORS as error:
+        raise UploadError(f"not an NPZ (zip) file, or corrupt ({error})") from None
+    x = _to_ntc(arrays["inputs"], info, "'inputs'", notes)
+    lengths = arrays.get("lengths")
+    if lengths is not None:
+        if lengths.dtype.kind not in "iu" or lengths.shape != (len(x),):
+            raise UploadError(f"'lengths' must be integers of shape ({len(x)},), one per sequence;"
+                              f" found {lengths.dtype} {lengths.shape}")
+        if len(x) and (lengths.min() < 1 or lengths.max() > x.shape[1]):
+            raise UploadError(f"'lengths' must lie in 1..{x.shape[1]} (the steps of 'inputs');"
+                              f" found {lengths.min()}..{lengths.max()}")
+    targets = _npz_targets(arrays.get("targets", arrays.get("labels")), len(x), info, notes)
+    layout = "NPZ inputs (N, T, C)" + " + lengths" * (lengths is not None) \
+        + " + targets" * (targets is not None)
+    return finish(x, info, "npz", layout, notes, _where(len(x), info.channel_names),
+                  None if lengths is None else lengths.astype(np.int64), targets)
+
+
+def _npz_targets(array: np.ndarray | None, n: int, info: TaskInfo,
+                 notes: list[str]) -> torch.Tensor | None:
+    if array is None:
+        return None
+    if info.output_kind == "regression":
+        if array.dtype.kind in "iuf" and array.shape in ((n,), (n, 1)) and np.isfinite(array).all():
+            return torch.from_numpy(array.astype(np.float32).reshape(n, 1))
+        wanted = f"finite numbers of shape ({n}, 1)"
+    else:
+        classes = info.num_classes or 0
+        if array.dtype.kind in "iu" and array.shape == (n,) and (
+                n == 0 or (array.min() >= 0 and array.max() < classes)):
+            return torch.from_numpy(array.astype(np.int64))
+        wanted = f"class indices 0..{classes - 1} of shape ({n},)"
+    notes.append(f"'targets' ignored: expected {wanted}, found {array.dtype} {array.shape}")
+    return None
+
