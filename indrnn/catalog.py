@@ -1,0 +1,106 @@
+"""The pretrained models in ``models/``: names, cards, and the LSTM trained beside each IndRNN.
+
+Names come only from the folder's own listing, so a name typed into the app or a URL can never
+reach a file outside ``models/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from indrnn.checkpoint import MAX_JSON_BYTES, Checkpoint, load
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One pretrained model as its card describes it (weights not loaded)."""
+
+    name: str
+    task: str
+    task_kwargs: dict[str, Any]
+    kind: str  # "indrnn", "lstm", "res21", ...: what follows the last "_" in the name
+    body: str  # the body's architecture: IndRNN, PlainIndRNN, ResIndRNN, LSTM, ...
+    parameters: int
+    metrics: dict[str, float]
+    card: dict[str, Any]
+
+    @property
+    def is_lstm(self) -> bool:
+        return self.body == "LSTM"
+
+    @property
+    def title(self) -> str:
+        """A short label for menus, e.g. ``adding1000_indrnn — IndRNN, MSE 0.0041``."""
+        metric = ", ".join(f"{k} {v:.4g}" for k, v in self.metrics.items() if k != "loss")
+        return f"{self.name} — {self.body}, {metric}"
+
+
+def _entry(path: Path) -> ModelEntry | None:
+    if path.stat().st_size > MAX_JSON_BYTES:
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        card = document["card"]
+        return ModelEntry(
+            name=path.stem, task=card["task"], task_kwargs=dict(card.get("task_kwargs", {})),
+            kind=path.stem.rpartition("_")[2],
+            body=document["config"]["body"]["architecture"],
+            parameters=int(card["parameters"]), metrics=dict(card["metrics"]["test"]),
+            card=card,
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # not a card of ours: listed nowhere, loaded never
+
+
+def _plain_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+@cache
+def _catalog(folder: Path, modified: int) -> dict[str, ModelEntry]:
+    # `modified` (the folder's mtime) is part of the cache key: a new model shows up at once.
+    entries = (_entry(p) for p in sorted(folder.glob("*.json"))
+               if _NAME.match(p.stem) and _plain_file(p) and _plain_file(p.with_suffix(
+                   ".safetensors")))
+    return {e.name: e for e in entries if e is not None}
+
+
+def models(folder: Path = MODELS_DIR) -> dict[str, ModelEntry]:
+    """Every model in ``folder`` with a readable card and weights beside it, by name (sorted).
+
+    Symbolic links are skipped, so nothing outside the folder is ever listed.
+    """
+    folder = folder.resolve()
+    return dict(_catalog(folder, folder.stat().st_mtime_ns))
+
+
+def entry(name: str, folder: Path = MODELS_DIR) -> ModelEntry:
+    """The model called ``name``; ``KeyError`` naming the choices if there is none."""
+    found = models(folder)
+    if name not in found:
+        raise KeyError(f"no model named {name!r}; choose one of: {', '.join(found) or 'none'}")
+    return found[name]
+
+
+def partner(name: str, folder: Path = MODELS_DIR) -> ModelEntry | None:
+    """The model trained on the same task and data beside ``name``: the LSTM for an IndRNN,
+    the plain IndRNN for an LSTM or a deep IndRNN; ``None`` if there is none."""
+    this = entry(name, folder)
+    same_task = [e for e in models(folder).values()
+                 if e.name != name and e.task == this.task and e.task_kwargs == this.task_kwargs]
+    wanted = "indrnn" if this.is_lstm or this.kind != "indrnn" else "lstm"
+    return next((e for e in same_task if e.kind == wanted), None)
+
+
+def load_model(name: str, folder: Path = MODELS_DIR, device: str = "cpu") -> Checkpoint:
+    """Load a listed model safely (:func:`indrnn.load`); only listed names are accepted."""
+    entry(name, folder)
+    return load(folder / name, map_location=device)

@@ -1,0 +1,64 @@
+"""The model catalogue: cards listed, partners paired, names confined to the folder."""
+
+import shutil
+
+import pytest
+import torch
+
+import indrnn
+from indrnn import catalog
+from indrnn.models import SequenceModel, lstm_spec
+
+
+def _save(folder, name, body, task_kwargs=None):
+    model = SequenceModel(body, num_outputs=1)
+    indrnn.save(model, folder / name, {"task": "adding", "task_kwargs": task_kwargs or {},
+                                       "parameters": sum(p.numel() for p in model.parameters()),
+                                       "metrics": {"test": {"mse": 0.5}}})
+
+
+@pytest.fixture
+def folder(tmp_path):
+    indrnn_body = {"architecture": "IndRNN", "config": indrnn.IndRNN(2, 4).config()}
+    _save(tmp_path, "adding10_indrnn", indrnn_body, {"seq_len": 10})
+    _save(tmp_path, "adding10_lstm", lstm_spec(2, 4), {"seq_len": 10})
+    _save(tmp_path, "adding20_indrnn", indrnn_body, {"seq_len": 20})
+    (tmp_path / "notes.json").write_text('{"not": "a card"}')
+    return tmp_path
+
+
+def test_lists_cards_and_pairs_models_of_the_same_task(folder):
+    listed = catalog.models(folder)
+    assert list(listed) == ["adding10_indrnn", "adding10_lstm", "adding20_indrnn"]
+    assert listed["adding10_lstm"].is_lstm and listed["adding10_lstm"].body == "LSTM"
+    assert catalog.partner("adding10_indrnn", folder).name == "adding10_lstm"
+    assert catalog.partner("adding10_lstm", folder).name == "adding10_indrnn"
+    assert catalog.partner("adding20_indrnn", folder) is None  # other seq_len: no partner
+
+
+@pytest.mark.parametrize("name", ["../adding10_indrnn", "/etc/passwd", "notes", "adding10",
+                                  "adding10_indrnn.json", ""])
+def test_names_outside_the_listing_are_refused(folder, name):
+    with pytest.raises(KeyError, match="choose one of: adding10_indrnn"):
+        catalog.load_model(name, folder)
+
+
+def test_loads_a_listed_model(folder):
+    checkpoint = catalog.load_model("adding10_indrnn", folder)
+    assert checkpoint.model(torch.zeros(1, 10, 2))[0].shape == (1, 1)
+
+
+def test_shipped_models_are_listed_with_partners():
+    listed = catalog.models()
+    assert "basicmotions_indrnn" in listed and "japanesevowels_lstm" in listed
+    assert catalog.partner("basicmotions_indrnn").name == "basicmotions_lstm"
+    for entry in listed.values():
+        assert entry.metrics and entry.parameters > 0
+
+
+def test_a_symlink_named_like_a_model_is_not_followed_out(folder, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    shutil.copy(folder / "adding10_indrnn.json", outside / "evil.json")
+    (folder / "evil.json").symlink_to(outside / "evil.json")
+    with pytest.raises(KeyError):
+        catalog.load_model("evil", folder)
