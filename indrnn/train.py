@@ -138,9 +138,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     task = load_task(recipe.task, **recipe.task_kwargs)
     objective = objective_for(task, recipe.window)
     model = SequenceModel(**recipe.model).to(device)
+    args.init_card = None
     if args.init_from:
-        model.load_state_dict(load(args.init_from).model.state_dict())
+        source = load(args.init_from)
+        model.load_state_dict(source.model.state_dict())
         clamp_recurrent_weights_(model)  # this recipe's bounds may be tighter
+        # Provenance travels: the new card says how the starting weights were trained.
+        args.init_card = {"path": args.init_from, "task_kwargs": source.card.get("task_kwargs"),
+                          "training": source.card.get("training"),
+                          "metrics": source.card.get("metrics", {}).get("test")}
     optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay), lr=recipe.lr)
     name = model_name(recipe)
     run_dir = Path(args.runs) / name
@@ -216,7 +222,7 @@ def _write_model(args: argparse.Namespace, recipe: Recipe, task: Any, objective:
         "recipe": recipe.card(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "training": {"command": args.command, "seed": args.seed, "steps": steps,
-                     "initialised_from": args.init_from,
+                     "initialised_from": args.init_card,
                      "batch_size": batch_size, "processes": world,
                      "wall_time_s": round(meta["seconds"], 1), "hardware": hardware(device),
                      "validation_history": meta["history"]},
