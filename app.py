@@ -1,16 +1,56 @@
-"""IndRNN Inspector: the app's front door (``streamlit run app.py``)."""
+"""IndRNN Inspector, ``streamlit run app.py``: the overview page.
+
+The model, its card, its prediction for the input, and each layer's activity. Every page shares
+the sidebar (:func:`ui.sidebar.sidebar`): a model and an input, run once and kept per session.
+"""
 
 import streamlit as st
 
-import indrnn
+from indrnn.analysis import activity_summaries
+from indrnn.limits import describe as describe_limits
+from ui.sidebar import sidebar
 
-st.set_page_config(page_title="IndRNN Inspector", layout="wide")
+st.set_page_config(page_title="IndRNN Inspector", page_icon="🔬", layout="wide")
+context = sidebar()
 st.title("IndRNN Inspector")
 st.write(
-    "Look inside Independently Recurrent Neural Networks: every neuron has one recurrent "
-    "weight u, so its memory and role can be read off directly."
+    "Every IndRNN neuron has one recurrent weight *u*: its memory, its role and its effect on "
+    "the output can be read off directly. Pick a model and an input in the sidebar."
 )
-st.info(
-    "The interactive views arrive with the app issue. The library is usable now: "
-    f"`indrnn` exports {', '.join(indrnn.__all__)}."
+if context is None:
+    with st.expander("Limits on inputs"):
+        st.table({"what": [w for w, _ in describe_limits()],
+                  "limit": [v for _, v in describe_limits()]})
+    st.stop()
+
+card = context.card
+left, right = st.columns(2)
+with left:
+    st.subheader(context.name)
+    st.write(f"**Task**: {context.info.name} — {context.info.output_kind.replace('_', ' ')}")
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in card.get("metrics", {}).get("test", {}).items())
+    st.write(f"**Test metrics**: {metrics or 'not recorded'}")
+    if card.get("paper"):
+        st.caption(f"Paper: {card['paper']}")
+    st.write(f"**Parameters**: {sum(p.numel() for p in context.checkpoint.model.parameters()):,}")
+with right:
+    st.subheader("Prediction")
+    inspection = context.inspection
+    for index, prediction in enumerate(inspection.predictions[:8]):
+        target = context.parsed.targets
+        known = "" if target is None else f" — target {target[index].tolist()}"
+        st.write(f"Sequence {index} ({int(inspection.lengths[index])} steps): "
+                 f"**{prediction.text}**{known}")
+
+st.subheader("Layers")
+summaries = activity_summaries(context.inspection, context.inspection.lengths)
+st.dataframe(
+    [{"layer": name, "kind": record.kind, "neurons": record.hidden.shape[-1],
+      "mean activation": round(summaries[name].mean_activation, 4),
+      "fraction active": round(summaries[name].layer_fraction_active, 3),
+      "dead neurons": int(summaries[name].dead.sum())}
+     for name, record in context.inspection.layers.items()],
+    hide_index=True,
 )
+with st.expander("Architecture"):
+    st.code(str(context.checkpoint.model), language="text")

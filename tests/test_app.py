@@ -1,0 +1,57 @@
+"""The app's pages under Streamlit's AppTest: every model, examples, uploads, bad input."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from indrnn import catalog
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+MODELS = sorted(catalog.models())
+TIMEOUT = 120
+
+
+def _app(model: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if model is not None:
+        at.query_params["model"] = model
+    return at.run()
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_overview_runs_on_every_model_with_its_first_example(model):
+    at = _app(model)
+    assert not at.exception, at.exception
+    assert not _errors(at)
+    assert at.selectbox(key="model_choice").value == model
+    texts = " ".join(m.value for m in at.markdown)
+    assert "Sequence 0" in texts and ("predicted" in texts or "class" in texts)
+    assert len(at.dataframe) == 1  # the per-layer activity table
+
+
+def test_choice_survives_a_rerun_and_reaches_the_url():
+    at = _app()
+    at.selectbox(key="model_choice").set_value("basicmotions_indrnn").run()
+    at.selectbox(key="example_choice").set_value("basicmotions_test0030_badminton.npy").run()
+    assert not at.exception
+    assert at.query_params["model"] == ["basicmotions_indrnn"] or \
+        at.query_params["model"] == "basicmotions_indrnn"
+    texts = " ".join(m.value for m in at.markdown)
+    assert "basicmotions" in texts
+
+
+def test_typed_csv_rows_run_and_bad_rows_get_a_clear_error():
+    at = _app("basicmotions_indrnn")
+    at.radio(key="input_source").set_value("Type or paste").run()
+    at.text_area(key="typed_input").set_value("\n".join(["0.1,0.2,0.3,0.4,0.5,0.6"] * 20)).run()
+    assert not at.exception and not _errors(at)
+    assert "Sequence 0 (20 steps)" in " ".join(m.value for m in at.markdown)
+    at.text_area(key="typed_input").set_value("1,2,3\n4,5,6").run()
+    assert not at.exception
+    errors = " ".join(_errors(at))
+    assert "can't be used" in errors and "6" in errors  # names the expected channel count

@@ -1,0 +1,227 @@
+"""The sidebar every page shares: pick a model and an input; run the model once per choice.
+
+The run (:class:`indrnn.inspection.Inspection`) is kept in this session's state, keyed by model
+and input content, so widgets on the pages re-slice it without running the model again. Nothing
+a session uploads reaches another session: uploads live in ``st.session_state`` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from indrnn import catalog
+from indrnn.checkpoint import Checkpoint, CheckpointError, load
+from indrnn.data import TASKS
+from indrnn.data.uploads import (
+    ParsedInput,
+    UploadError,
+    parse_typed_text,
+    parse_upload,
+    prepare_for_model,
+)
+from indrnn.inspection import Inspection, inspect_input
+from indrnn.limits import MAX_UPLOAD_BYTES
+from ui import resources
+
+UPLOAD = "Upload a checkpoint…"
+SOURCES = ("Example", "Upload a file", "Type or paste")
+MAX_SEQUENCES = 32  #: sequences of one file run at once (the rest are listed, not run)
+KEPT_RUNS = 4  #: model runs kept per session
+
+
+@dataclass
+class Context:
+    """What the pages read: the chosen model, its task, the input and the model's run."""
+
+    name: str
+    checkpoint: Checkpoint
+    task: Any
+    parsed: ParsedInput
+    inspection: Inspection
+    input_key: str
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return self.checkpoint.card
+
+    @property
+    def info(self) -> Any:
+        return self.task.info
+
+
+def _remembered(key: str, choices: list[str], query: str | None = None) -> None:
+    """Give the widget ``key`` its last value (pages do not share widget state) or the URL's."""
+    if key in st.session_state:
+        if st.session_state[key] in choices:
+            return
+        del st.session_state[key]  # left over from another model's choices
+    kept = st.session_state.get(f"kept_{key}")
+    wanted = st.query_params.get(query) if query else None
+    for value in (kept, wanted):
+        if value in choices:
+            st.session_state[key] = value
+            return
+
+
+def _remember(key: str, value: Any, query: str | None = None) -> None:
+    st.session_state[f"kept_{key}"] = value
+    if query and isinstance(value, str):
+        st.query_params[query] = value
+
+
+def _choose_model() -> tuple[str, Checkpoint] | None:
+    listed = catalog.models()
+    names = [*listed, UPLOAD]
+    _remembered("model_choice", names, "model")
+    name = st.sidebar.selectbox(
+        "Model", names, format_func=lambda n: n if n == UPLOAD else listed[n].title,
+        key="model_choice")
+    _remember("model_choice", name, "model")
+    if name != UPLOAD:
+        return name, resources.pretrained(name)
+    files = st.sidebar.file_uploader(
+        "Checkpoint: NAME.json and NAME.safetensors", type=["json", "safetensors"],
+        accept_multiple_files=True, key="checkpoint_upload")
+    if not files:
+        kept = st.session_state.get("uploaded_checkpoint")
+        if kept:  # uploaded on another page of this session
+            st.sidebar.caption(f"Using the uploaded checkpoint {kept[2]}.")
+            return f"uploaded: {kept[2]}", kept[1]
+        st.sidebar.info("Upload both files of a checkpoint saved with `indrnn.save`.")
+        return None
+    try:
+        checkpoint = _load_uploaded(files)
+    except CheckpointError as error:
+        st.sidebar.error(f"This checkpoint can't be used: {error}")
+        return None
+    return f"uploaded: {Path(files[0].name).stem}", checkpoint
+
+
+def _load_uploaded(files: list[Any]) -> Checkpoint:
+    by_suffix = {Path(f.name).suffix: f for f in files}
+    if set(by_suffix) != {".json", ".safetensors"} or len(files) != 2:
+        raise CheckpointError("expected exactly two files, NAME.json and NAME.safetensors; "
+                              f"got {', '.join(f.name for f in files)}")
+    digest = hashlib.sha256(b"".join(f.getvalue() for f in files)).hexdigest()
+    cached = st.session_state.get("uploaded_checkpoint")
+    if cached and cached[0] == digest:
+        return cached[1]
+    with tempfile.TemporaryDirectory() as folder:
+        for suffix, upload in by_suffix.items():
+            (Path(folder) / f"model{suffix}").write_bytes(upload.getvalue())
+        checkpoint = load(Path(folder) / "model")
+    task = checkpoint.card.get("task")
+    if task not in TASKS:
+        raise CheckpointError(f"card['task'] must name one of {', '.join(TASKS)}; got {task!r}")
+    for parameter in checkpoint.model.parameters():
+        parameter.requires_grad_(False)
+    st.session_state["uploaded_checkpoint"] = (digest, checkpoint, Path(files[0].name).stem)
+    return checkpoint
+
+
+def _choose_input(task: Any, task_name: str) -> tuple[str, ParsedInput] | None:
+    info = task.info
+    _remembered("input_source", list(SOURCES), "source")
+    source = st.sidebar.radio("Input", SOURCES, key="input_source", horizontal=True)
+    _remember("input_source", source, "source")
+    if source == "Example":
+        examples = resources.examples_for(task_name)
+        if not examples:
+            st.sidebar.info("No shipped example for this task: upload or type an input.")
+            return None
+        files = [e["file"] for e in examples]
+        _remembered("example_choice", files, "example")
+        file = st.sidebar.selectbox("Held-out example", files, key="example_choice")
+        _remember("example_choice", file, "example")
+        data = resources.example_bytes(file)
+        return _parsed(file, data, info)
+    if source == "Upload a file":
+        upload = st.sidebar.file_uploader(
+            "Sequence file (CSV, NPY, NPZ, TXT, PNG)", key="sequence_upload",
+            type=["csv", "tsv", "txt", "npy", "npz", "png"])
+        if upload is not None:
+            if upload.size > MAX_UPLOAD_BYTES:
+                raise UploadError(f"the file has {upload.size:,} bytes; the limit is "
+                                  f"{MAX_UPLOAD_BYTES:,}")
+            st.session_state["kept_sequence_upload"] = (upload.name, upload.getvalue())
+        kept = st.session_state.get("kept_sequence_upload")
+        if kept is None:
+            return None
+        if upload is None:  # uploaded on another page of this session
+            st.sidebar.caption(f"Using the uploaded file {kept[0]}.")
+        return _parsed(kept[0], kept[1], info)
+    if "typed_input" not in st.session_state:
+        st.session_state["typed_input"] = st.session_state.get("kept_typed_input", "")
+    text = st.sidebar.text_area(
+        "Characters" if info.output_kind == "per_step_lm" else "CSV rows, one step per line",
+        key="typed_input", height=150)
+    _remember("typed_input", text)
+    if not text.strip():
+        return None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"typed:{digest}", parse_typed_text(text, info)
+
+
+def _parsed(name: str, data: bytes, info: Any) -> tuple[str, ParsedInput]:
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{name}:{digest}", parse_upload(name, data, info)
+
+
+def _run(model_name: str, checkpoint: Checkpoint, parsed: ParsedInput, task: Any,
+         input_key: str) -> Inspection:
+    runs: dict[tuple[str, str], Inspection] = st.session_state.setdefault("runs", {})
+    key = (model_name, input_key)
+    if key not in runs:
+        count = min(len(parsed.lengths), MAX_SEQUENCES)
+        with st.spinner("Running the model and recording every layer…"):
+            runs[key] = inspect_input(checkpoint.model, parsed.inputs[:count],
+                                      parsed.lengths[:count], task.info)
+        while len(runs) > KEPT_RUNS:
+            runs.pop(next(iter(runs)))
+    return runs[key]
+
+
+def sidebar() -> Context | None:
+    """Draw the sidebar; return the context, or ``None`` (with the reason shown) if incomplete."""
+    resources.set_torch_threads()
+    st.sidebar.title("IndRNN Inspector")
+    chosen = _choose_model()
+    if chosen is None:
+        return None
+    name, checkpoint = chosen
+    card = checkpoint.card
+    task = resources.task_data(card["task"], json.dumps(card.get("task_kwargs", {}),
+                                                        sort_keys=True))
+    try:
+        picked = _choose_input(task, card["task"])
+        if picked is None:
+            return None
+        input_key, parsed = picked
+        parsed = prepare_for_model(parsed, task)
+    except UploadError as error:
+        st.sidebar.error(f"This input can't be used: {error}")
+        return None
+    for note in parsed.notes:
+        st.sidebar.caption(note)
+    st.sidebar.caption(parsed.summary)
+    inspection = _run(name, checkpoint, parsed, task, input_key)
+    return Context(name, checkpoint, task, parsed, inspection, input_key)
+
+
+def partner_run(context: Context) -> tuple[str, Inspection] | None:
+    """The model trained beside this one (LSTM for an IndRNN), run on the same input."""
+    if context.name not in catalog.models():
+        return None
+    other = catalog.partner(context.name)
+    if other is None:
+        return None
+    checkpoint = resources.pretrained(other.name)
+    return other.name, _run(other.name, checkpoint, context.parsed, context.task,
+                            context.input_key)
