@@ -55,3 +55,59 @@ def test_typed_csv_rows_run_and_bad_rows_get_a_clear_error():
     assert not at.exception
     errors = " ".join(_errors(at))
     assert "can't be used" in errors and "6" in errors  # names the expected channel count
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
+    at.radio(key="input_source").set_value("Upload a file").run()
+    return at.file_uploader(key="sequence_upload").set_value((name, data, mime)).run()
+
+
+def test_an_uploaded_file_runs_and_is_kept_for_the_session():
+    at = _app("japanesevowels_indrnn")
+    data = (EXAMPLES / "japanesevowels_test0200_speaker-5.csv").read_bytes()
+    _upload(at, "mine.csv", data)
+    assert not at.exception and not _errors(at)
+    assert "Sequence 0 (9 steps)" in " ".join(m.value for m in at.markdown)
+    at.switch_page(APP).run()  # another page view: the upload is still there
+    assert "Sequence 0 (9 steps)" in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("random.npy", bytes(range(256)) * 40, "can't be used"),
+        ("empty.csv", b"", "empty"),
+        ("nan.csv", b"a,b,c,d,e,f\n" + b"1,2,3,nan,5,6\n" * 3, "finite"),
+        ("words.csv", b"1,2,3,4,5,6\n1,2,x,4,5,6\n", "not a number"),
+    ],
+)
+def test_bad_uploads_get_a_clear_error_and_no_traceback(name, data, message):
+    at = _upload(_app("basicmotions_indrnn"), name, data)
+    assert not at.exception
+    assert message in " ".join(_errors(at)).lower()
+
+
+def test_a_hostile_checkpoint_upload_is_refused(tmp_path):
+    import pickle
+
+    at = _app()
+    at.selectbox(key="model_choice").set_value("Upload a checkpoint…").run()
+    marker = tmp_path / "ran"
+    payload = pickle.dumps(_Marker(str(marker)))
+    at.file_uploader(key="checkpoint_upload").set_value(
+        [("evil.json", b'{"format": "indrnn-checkpoint"}', "application/json"),
+         ("evil.safetensors", payload, "application/octet-stream")]).run()
+    assert not at.exception
+    assert "can't be used" in " ".join(_errors(at))
+    assert not marker.exists()
+
+
+class _Marker:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
