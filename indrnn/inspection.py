@@ -108,3 +108,49 @@ def inspect_input(model: nn.Module, inputs: Tensor, lengths: Tensor | None = Non
             readout = output[b] if last_step else output[b, int(lengths[b]) - 1]
             inspection.predictions.append(describe(readout, info))
     return inspection
+
+
+def neuron_table(model: nn.Module, inspection: Inspection, layer: str) -> dict[str, Tensor]:
+    """Per-neuron facts of one recorded layer: what the neuron view sorts and plots by.
+
+    Returns ``u``, ``tau`` and ``half_life`` (IndRNN layers; NaN for LSTM ones), ``mean`` and
+    ``fraction_active`` over every valid step of every recorded sequence, and ``readout``
+    (``‖head.weight[:, n]‖`` for the layer feeding the readout, else NaN).
+    """
+    from indrnn.analysis import half_life, time_constant
+    from indrnn.analysis.locate import indrnn_layers
+
+    hidden = inspection.layers[layer].hidden
+    steps = torch.arange(hidden.shape[0]).unsqueeze(1)
+    valid = (steps < inspection.lengths.unsqueeze(0)).unsqueeze(-1)
+    count = valid.sum().clamp(min=1)
+    mean = (hidden * valid).sum((0, 1)) / count
+    active = ((hidden != 0) & valid).sum((0, 1)) / count
+    neurons = hidden.shape[-1]
+    refs = indrnn_layers(model)
+    nan = torch.full((neurons,), float("nan"))
+    u = refs[layer].u.detach().cpu().float() if layer in refs else nan
+    readout = nan
+    head = getattr(model, "head", None)
+    if head is not None and layer == list(inspection.layers)[-1] and head.in_features == neurons:
+        readout = head.weight.detach().cpu().norm(dim=0)
+    return {"u": u, "tau": time_constant(u) if layer in refs else nan,
+            "half_life": half_life(u) if layer in refs else nan, "mean": mean,
+            "fraction_active": active, "readout": readout}
+
+
+@torch.no_grad()
+def inspect_dataset(model: nn.Module, task: Any, limit: int = 64, text_chars: int = 4000,
+                    ) -> Inspection:
+    """Run ``model`` over the first ``limit`` held-out test sequences (language models: the
+    first ``text_chars`` characters of the test stream in 8 lanes), for data-wide views such
+    as where a neuron fires most and pattern search."""
+    if task.info.output_kind == "per_step_lm":
+        lanes = 8
+        width = max(1, min(text_chars, len(task.test) - 1) // lanes)
+        ids = task.test[: lanes * width].view(lanes, width)
+        return inspect_input(model, ids, None, task.info)
+    split = task.test
+    count = min(limit, len(split))
+    return inspect_input(model, split.inputs[:count],
+                         None if split.lengths is None else split.lengths[:count], task.info)

@@ -111,3 +111,29 @@ class _Marker:
 
     def __reduce__(self):
         return (Path.touch, (Path(self.path),))
+
+
+PAGES = sorted(str(p.relative_to(Path(APP).parent))
+               for p in (Path(APP).parent / "pages").glob("*.py"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("model", MODELS)
+def test_every_page_runs_on_every_model(page, model):
+    at = _app(model)
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert not _errors(at), _errors(at)
+    assert at.get("plotly_chart"), "no chart drawn"
+
+
+def test_neuron_view_follows_the_picked_neuron():
+    at = _app("basicmotions_indrnn")
+    at.switch_page("pages/1_Neurons.py").run()
+    at.selectbox(key="layer_choice").set_value("body.l1").run()
+    at.selectbox(key="neuron_choice").set_value(7).run()
+    assert not at.exception
+    u = float(at.metric[0].value)
+    model = catalog.load_model("basicmotions_indrnn").model
+    assert u == pytest.approx(float(model.body.weight_hh_l1[7]), rel=1e-3)
+    assert at.query_params["neuron"] in ("7", ["7"])

@@ -60,6 +60,8 @@ def _remembered(key: str, choices: list[str], query: str | None = None) -> None:
     """Give the widget ``key`` its last value (pages do not share widget state) or the URL's."""
     if key in st.session_state:
         if st.session_state[key] in choices:
+            # Re-assigning makes the value the session's own, so it survives a page switch.
+            st.session_state[key] = st.session_state[key]
             return
         del st.session_state[key]  # left over from another model's choices
     kept = st.session_state.get(f"kept_{key}")
