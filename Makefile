@@ -7,14 +7,17 @@ PIP := $(PY) -m pip
 
 .PHONY: app test bench system-packages
 
-# Debian packages: the Fashion-MNIST files (real data for a pretrained model and its tests).
-SYSTEM_FILES := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+# Debian packages the tests need: the Fashion-MNIST files (real data) and Chromium (the browser
+# tests drive it through Playwright; Playwright never downloads a browser of its own).
+SYSTEM_FILES := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 system-packages:
-	@if [ ! -f $(SYSTEM_FILES) ]; then \
+	@for f in $(SYSTEM_FILES); do [ -e $$f ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			dataset-fashion-mnist chromium >/dev/null; \
 	fi
 
 $(VENV)/bin/python:

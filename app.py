@@ -7,6 +7,7 @@ the sidebar (:func:`ui.sidebar.sidebar`): a model and an input, run once and kep
 import streamlit as st
 
 from indrnn.analysis import activity_summaries
+from indrnn.figures.overview import layer_activity_bars, prediction_bars, regression_bars
 from indrnn.limits import describe as describe_limits
 from ui.sidebar import sidebar
 
@@ -42,8 +43,22 @@ with right:
         st.write(f"Sequence {index} ({int(inspection.lengths[index])} steps): "
                  f"**{prediction.text}**{known}")
 
+    first = inspection.predictions[0] if inspection.predictions else None
+    if first is not None and context.info.output_kind == "regression":
+        target = None if context.parsed.targets is None else context.parsed.targets[0]
+        st.plotly_chart(regression_bars(first.values[0], target=target), width="stretch",
+                        theme=None)
+    elif first is not None:
+        target = context.parsed.targets
+        label = (None if target is None or context.info.output_kind == "per_step_lm"
+                 else int(target[0]))
+        st.plotly_chart(prediction_bars(list(first.values), class_names=list(first.labels),
+                                        target=label, top_k=10),
+                        width="stretch", theme=None)
+
 st.subheader("Layers")
 summaries = activity_summaries(context.inspection, context.inspection.lengths)
+st.plotly_chart(layer_activity_bars(summaries), width="stretch", theme=None)
 st.dataframe(
     [{"layer": name, "kind": record.kind, "neurons": record.hidden.shape[-1],
       "mean activation": round(summaries[name].mean_activation, 4),
