@@ -172,8 +172,14 @@ def _choose_input(task: Any, task_name: str) -> tuple[str, ParsedInput] | None:
 
 
 def _parsed(name: str, data: bytes, info: Any) -> tuple[str, ParsedInput]:
-    digest = hashlib.sha256(data).hexdigest()
-    return f"{name}:{digest}", parse_upload(name, data, info)
+    """Parse once per content and task in this session; reruns reuse the result."""
+    key = f"{name}:{hashlib.sha256(data).hexdigest()}"
+    parsed: dict[tuple[str, str], ParsedInput] = st.session_state.setdefault("parsed", {})
+    if (key, info.name) not in parsed:
+        parsed[(key, info.name)] = parse_upload(name, data, info)
+        while len(parsed) > KEPT_RUNS:
+            parsed.pop(next(iter(parsed)))
+    return key, parsed[(key, info.name)]
 
 
 def _run(model_name: str, checkpoint: Checkpoint, parsed: ParsedInput, task: Any,
