@@ -69,7 +69,7 @@ def describe(output: Tensor, info: Any) -> Prediction:
     if kind == "per_step_lm":
         from indrnn.data.text import VOCAB
 
-        labels = tuple(VOCAB)
+        labels = tuple(VOCAB.chars)
     else:
         labels = tuple(info.class_names or (str(k) for k in range(len(probabilities))))
     best = int(probabilities.argmax())
@@ -154,3 +154,159 @@ def inspect_dataset(model: nn.Module, task: Any, limit: int = 64, text_chars: in
     count = min(limit, len(split))
     return inspect_input(model, split.inputs[:count],
                          None if split.lengths is None else split.lengths[:count], task.info)
+
+
+# What the comparison and ablation views draw: plain data, ready for :mod:`indrnn.figures`.
+
+LSTM_GATES = ("input_gate", "forget_gate", "output_gate")
+
+
+def layers_of_kind(inspection: Inspection, kind: str) -> list[str]:
+    """Recorded layer names of one kind (``"indrnn"`` or ``"lstm"``), in the order they ran."""
+    return [name for name, layer in inspection.layers.items() if layer.kind == kind]
+
+
+def gate_series(layer: LayerRecord, sequence: int, steps: int, unit: int | None = None,
+                gates: tuple[str, ...] = LSTM_GATES) -> dict[str, Tensor]:
+    """One sequence's LSTM gates over its ``steps`` valid steps: ``(T, N)`` each, or ``(T,)`` of
+    one ``unit``, keyed by gate name (for :func:`indrnn.figures.gate_traces` and
+    :func:`indrnn.figures.gate_heatmaps`)."""
+    if layer.kind != "lstm":
+        raise ValueError(f"{layer.name} is an {layer.kind} layer; gates are an LSTM's")
+    series = {gate: layer.tensors[gate][:steps, sequence] for gate in gates}
+    return series if unit is None else {gate: values[:, unit] for gate, values in series.items()}
+
+
+@dataclass(frozen=True)
+class PredictionsView:
+    """Several models' predictions for one sequence, as the prediction figures take them.
+
+    Attributes
+    ----------
+    regression : bool
+        Values (:func:`indrnn.figures.regression_bars`) rather than class probabilities
+        (:func:`indrnn.figures.prediction_bars`).
+    values : dict of str to tuple of float
+        Per model name: the regression outputs or the class probabilities.
+    labels : tuple of str
+        Output or class names (characters for a language model).
+    target : int, tuple of float or None
+        The true class, or the true value(s), when the input carries it.
+    top_k : int or None
+        Classes worth showing at most (the vocabulary of a language model is too many).
+    """
+
+    regression: bool
+    values: dict[str, tuple[float, ...]]
+    labels: tuple[str, ...]
+    target: int | tuple[float, ...] | None
+    top_k: int | None
+
+
+def predictions_side_by_side(runs: dict[str, Inspection], sequence: int, info: Any,
+                             targets: Tensor | None = None) -> PredictionsView:
+    """The predictions of each model's run (same input) for ``sequence``.
+
+    Parameters
+    ----------
+    runs : dict of str to Inspection
+        By model name, each run with ``info`` so that it has predictions.
+    sequence : int
+    info : TaskInfo
+    targets : Tensor, optional
+        The input's targets (``ParsedInput.targets``): ``(N,)`` classes or ``(N, K)`` values.
+    """
+    first = next(iter(runs.values())).predictions[sequence]
+    regression = info.output_kind == "regression"
+    target: int | tuple[float, ...] | None = None
+    if targets is not None and sequence < len(targets):
+        row = targets[sequence]
+        if regression:
+            target = tuple(float(v) for v in row.reshape(-1))
+        elif info.output_kind != "per_step_lm" and row.numel() == 1:
+            target = int(row)
+    lm = info.output_kind == "per_step_lm"
+    return PredictionsView(regression, {name: run.predictions[sequence].values
+                                        for name, run in runs.items()},
+                           first.labels, target, 10 if lm or len(first.labels) > 20 else None)
+
+
+def top_readout_neuron(model: nn.Module, inspection: Inspection, layer: str) -> int:
+    """The neuron of ``layer`` with the largest weight into the readout (``‖head.weight[:, n]‖``),
+    or 0 when the layer does not feed the readout."""
+    readout = neuron_table(model, inspection, layer)["readout"]
+    if readout.numel() == 0 or bool(torch.isnan(readout).all()):
+        return 0
+    return int(torch.nan_to_num(readout, nan=-float("inf")).argmax())
+
+
+@dataclass
+class OutputChange:
+    """One sequence's output with and without an ablation, in the terms of its task.
+
+    Attributes
+    ----------
+    per_step : bool
+        A value per step (a language model: the probability of the true next character at each
+        step), else the last step's outputs.
+    original, ablated : Tensor
+        ``(K,)`` class probabilities or regression values, or ``(T - 1,)`` per step.
+    labels : tuple of str
+        Output names (``()`` when per step).
+    measure : str
+        What the values are, for an axis title.
+    """
+
+    per_step: bool
+    original: Tensor
+    ablated: Tensor
+    labels: tuple[str, ...]
+    measure: str
+
+    @property
+    def difference(self) -> Tensor:
+        return self.ablated - self.original
+
+
+@torch.no_grad()
+def output_change(model: nn.Module, inspection: Inspection, sequence: int,
+                  ablations: Any, info: Any) -> OutputChange:
+    """Run ``model`` and an ablated private copy on one recorded sequence (its valid steps).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Not changed (:func:`indrnn.analysis.compare_outputs` ablates a copy).
+    inspection : Inspection
+        The model's run; its inputs are what the model read.
+    sequence : int
+    ablations : sequence of Ablation
+    info : TaskInfo
+    """
+    from indrnn.analysis import compare_outputs
+
+    steps = int(inspection.lengths[sequence])
+    x = inspection.inputs[sequence: sequence + 1, :steps]
+    device = next(model.parameters()).device
+    result = compare_outputs(model, x.to(device), ablations)
+    original, ablated = result.original[0].detach().cpu(), result.ablated[0].detach().cpu()
+    kind = info.output_kind
+    if kind == "regression":
+        names = tuple(f"output {k}" for k in range(original.numel()))
+        return OutputChange(False, original.reshape(-1), ablated.reshape(-1),
+                            names if len(names) > 1 else ("output",), "value")
+    if kind == "per_step_lm" and original.dim() == 2 and steps >= 2:
+        following = x[0, 1:].long().cpu().unsqueeze(1)
+        probability = [torch.softmax(o[:-1].double(), -1).gather(1, following).squeeze(1)
+                       for o in (original, ablated)]
+        return OutputChange(True, *probability, (), "p(true next character)")
+    if original.dim() == 2:  # one step of a per-step model: its only distribution
+        original, ablated = original[-1], ablated[-1]
+    if kind == "per_step_lm":
+        from indrnn.data.text import VOCAB
+
+        labels = VOCAB.chars
+    else:
+        labels = tuple(info.class_names or (str(k) for k in range(original.numel())))
+    return OutputChange(False, torch.softmax(original.double(), -1),
+                        torch.softmax(ablated.double(), -1), labels, "probability")

@@ -50,7 +50,9 @@ points = (event or {}).get("selection", {}).get("points", [])
 if points and points[0].get("customdata") is not None:
     picked = points[0]["customdata"]
     picked = int(picked[0] if isinstance(picked, list) else picked)
-    if picked != st.session_state.get("neuron_choice"):
+    # Only a new click moves the picker: the selection stays in the event on later reruns.
+    if picked != st.session_state.get("last_neuron_click"):
+        st.session_state["last_neuron_click"] = picked
         st.session_state["neuron_choice"] = picked
 
 neuron = neuron_picker(states.shape[1])

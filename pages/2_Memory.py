@@ -45,8 +45,8 @@ if memory:
         for name, record in other[1].layers.items():
             if record.kind == "lstm":
                 taus[f"LSTM {name}"] = lstm_memory(record, other[1].lengths)
-    st.plotly_chart(tau_histogram(taus, title="Memory per neuron: IndRNN τ from u, LSTM τ "
-                                              "from its mean forget gate"), width="stretch", theme=None)
+    title = "Memory per neuron: IndRNN τ from u, LSTM τ from its mean forget gate"
+    st.plotly_chart(tau_histogram(taus, title=title), width="stretch", theme=None)
 else:
     st.info("This model has no IndRNN layer: its LSTM memory is on the IndRNN vs LSTM page.")
 

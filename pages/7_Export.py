@@ -1,0 +1,105 @@
+"""Export: the current run as NPZ, per-neuron tables as CSV, figures as images, and a link that
+reopens this view."""
+
+import re
+
+import streamlit as st
+
+from indrnn.analysis import indrnn_memory, lstm_memory
+from indrnn.export import (
+    memory_columns,
+    neuron_table_columns,
+    query_string,
+    recording_contents,
+    recording_npz,
+    table_csv,
+)
+from indrnn.figures.neurons import activation_heatmap
+from indrnn.inspection import neuron_table
+from ui.sidebar import sidebar
+from ui.widgets import layer_picker, sequence_picker
+
+st.set_page_config(page_title="Export · IndRNN Inspector", layout="wide")
+context = sidebar()
+st.title("Export")
+if context is None:
+    st.info("Choose a model and an input in the sidebar.")
+    st.stop()
+
+inspection = context.inspection
+AUTO_BUILD_BYTES = 64 * 1024 * 1024  #: larger recordings are compressed only on request
+stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", context.name).strip("_") or "model"
+
+st.subheader("The recording")
+st.caption("Every recorded layer's states for the current input, as a compressed NumPy archive "
+           "(numbers only: `numpy.load(path, allow_pickle=False)` reads it). Keys: `inputs` "
+           "(batch-first), `lengths`, `outputs` (the readout), and per layer `LAYER/hidden` and "
+           "its other tensors (IndRNN pre-activations, input projections and u; LSTM gates and "
+           "cells), time-major (T, B, N); u as (N,).")
+contents = recording_contents(inspection)
+raw = sum(row["bytes"] for row in contents)
+# The archive is built once per model and input in this session; a large one only on request.
+built = st.session_state.get("export_npz")
+if built is not None and built[0] != (context.name, context.input_key):
+    built = st.session_state["export_npz"] = None
+if built is None and (raw <= AUTO_BUILD_BYTES
+                      or st.button(f"Build the archive ({raw / 1e6:.0f} MB of arrays)",
+                                   key="export_npz_build")):
+    with st.spinner("Compressing the recording…"):
+        built = ((context.name, context.input_key), recording_npz(inspection))
+    st.session_state["export_npz"] = built
+if built is not None:
+    st.download_button(f"Recording (NPZ, {len(built[1]) / 1e6:.2f} MB)", built[1],
+                       file_name=f"{stem}_recording.npz", mime="application/zip",
+                       key="export_npz_button")
+with st.expander("What the archive holds"):
+    st.dataframe([{"key": row["key"], "shape": str(row["shape"]), "dtype": row["dtype"],
+                   "MB": round(row["bytes"] / 1e6, 3)} for row in contents], hide_index=True)
+
+st.subheader("Per-neuron tables")
+layer = layer_picker(context)
+if layer is not None:
+    table = neuron_table_columns(neuron_table(context.checkpoint.model, inspection, layer))
+    st.caption("u, τ = −1/ln|u| and half-life (IndRNN layers; empty for LSTM units), mean "
+               "activation and fraction of steps active on the current input, and the weight "
+               "into the readout for the last layer.")
+    st.download_button(f"Neurons of {layer} (CSV)", table_csv(table),
+                       file_name=f"{stem}_{layer}_neurons.csv", mime="text/csv",
+                       key="export_neurons_button")
+
+model = context.checkpoint.model
+gamma = 2.0 if context.info.name == "adding" else 5.0  # as the Memory page
+memories = dict(indrnn_memory(model, seq_len=context.info.seq_len or int(inspection.lengths.max()),
+                              gamma=gamma, recording=inspection))
+for name, record in inspection.layers.items():
+    if record.kind == "lstm":
+        memories[name] = lstm_memory(record, inspection.lengths)
+if memories:
+    st.caption("The memory analysis of every layer: u, τ, half-life and the flags of IndRNN "
+               "neurons (dead on the current input, sign-flipping, no memory, exploding, "
+               "saturating, at the lower bound); LSTM units' mean forget gate, τ and half-life.")
+    st.download_button("Memory analysis, every layer (CSV)", table_csv(memory_columns(memories)),
+                       file_name=f"{stem}_memory.csv", mime="text/csv",
+                       key="export_memory_button")
+
+st.subheader("Figures")
+st.write("Every figure of the app has Plotly's camera button (top right of the figure, "
+         "**Download plot as a PNG**): it saves the figure as you see it, zoom included. "
+         "Tables have a download button in their toolbar.")
+if layer is not None:
+    sequence = sequence_picker(context)
+    states = inspection.states(layer, sequence).T.numpy()  # (T, N)
+    st.plotly_chart(activation_heatmap(states, title=f"{layer}: neurons × steps (try the camera)"),
+                    width="stretch", theme=None)
+
+st.subheader("A link to this view")
+params = st.query_params.to_dict()
+query = query_string(params)
+st.write("The app keeps what you look at in the address: model, input source, example, layer, "
+         "neuron and sequence. Opening the app with this query string (after the address of "
+         "any page, e.g. `http://localhost:8501/Neurons?…`) reopens the same view. Uploaded "
+         "and typed inputs stay in your session and are not part of the link.")
+st.code("?" + query if query else "(no choices made yet)", language="text")
+if params:
+    st.dataframe([{"parameter": key, "value": value} for key, value in params.items()],
+                 hide_index=True)

@@ -1,0 +1,213 @@
+"""The IndRNN vs LSTM and Ablation views: their data helpers, and the pages under AppTest."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import indrnn
+from indrnn import catalog
+from indrnn.analysis import Ablation
+from indrnn.inspection import (
+    gate_series,
+    inspect_input,
+    layers_of_kind,
+    output_change,
+    predictions_side_by_side,
+    top_readout_neuron,
+)
+from indrnn.models import SequenceModel
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+COMPARE = "pages/3_IndRNN_vs_LSTM.py"
+ABLATION = "pages/4_Ablation.py"
+REGRESSION = SimpleNamespace(output_kind="regression", class_names=None)
+CLASSES = SimpleNamespace(output_kind="classification_last_step", class_names=("a", "b", "c"))
+LM = SimpleNamespace(output_kind="per_step_lm", class_names=None)
+
+
+def _model(architecture="IndRNN", outputs=1, hidden=6, **kwargs):
+    config = getattr(indrnn, architecture)(2 if "vocab_size" not in kwargs else 4, hidden,
+                                           num_layers=2).config()
+    torch.manual_seed(0)
+    return SequenceModel({"architecture": architecture, "config": config}, outputs,
+                         **kwargs).eval()
+
+
+def _snapshot(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _same(model, snapshot):
+    return all(torch.equal(v, snapshot[k]) for k, v in model.state_dict().items())
+
+
+# The helpers (no Streamlit).
+
+def test_gate_series_gives_one_sequences_gates_or_one_units():
+    model = _model("LSTM")
+    run = inspect_input(model, torch.rand(2, 9, 2), torch.tensor([9, 5]))
+    layer = layers_of_kind(run, "lstm")[0]
+    assert layers_of_kind(run, "indrnn") == []
+    gates = gate_series(run.layers[layer], 1, 5)
+    assert list(gates) == ["input_gate", "forget_gate", "output_gate"]
+    assert all(g.shape == (5, 6) for g in gates.values())
+    unit = gate_series(run.layers[layer], 1, 5, unit=3)
+    assert torch.equal(unit["forget_gate"], run.layers[layer]["forget_gate"][:5, 1, 3])
+    indrnn_run = inspect_input(_model(), torch.rand(1, 4, 2))
+    with pytest.raises(ValueError, match="LSTM"):
+        gate_series(indrnn_run.layers["body.l0"], 0, 4)
+
+
+def test_output_change_of_a_neuron_nobody_reads_is_zero_and_the_model_is_untouched():
+    model = _model()
+    with torch.no_grad():
+        model.head.weight[0, 2] = 0.0
+    before = _snapshot(model)
+    run = inspect_input(model, torch.rand(2, 12, 2), info=REGRESSION)
+    nothing = output_change(model, run, 1, [Ablation("body.l1", (2,))], REGRESSION)
+    assert not nothing.per_step and nothing.labels == ("output",)
+    assert torch.equal(nothing.original, run.output[1])
+    assert nothing.difference.abs().max() == 0
+    something = output_change(model, run, 1, [Ablation("body.l1", (0, 1, 3, 4, 5))], REGRESSION)
+    assert something.difference.abs().max() > 0
+    assert _same(model, before)
+
+
+def test_output_change_of_a_classifier_is_in_probabilities_of_its_own_steps():
+    model = _model(outputs=3)
+    x, lengths = torch.rand(2, 10, 2), torch.tensor([10, 6])
+    run = inspect_input(model, x, lengths, CLASSES)
+    change = output_change(model, run, 1, [Ablation("body.l0", (0,), "memory")], CLASSES)
+    assert change.labels == ("a", "b", "c") and change.measure == "probability"
+    assert torch.allclose(change.original, torch.softmax(run.output[1].double(), -1), atol=1e-6)
+    assert change.ablated.sum().item() == pytest.approx(1.0)
+
+
+def test_output_change_of_a_language_model_is_per_step_probability_of_the_next_symbol():
+    model = _model(outputs=4, readout="every", vocab_size=4, embedding_dim=4)
+    ids = torch.tensor([[0, 1, 2, 3, 2, 1, 0, 3]])
+    run = inspect_input(model, ids)
+    change = output_change(model, run, 0, [Ablation("body.l1", (0, 1))], LM)
+    assert change.per_step and change.original.shape == (7,)
+    expected = torch.softmax(run.output[0, :-1].double(), -1)[torch.arange(7), ids[0, 1:]]
+    assert torch.allclose(change.original, expected, atol=1e-6)
+    assert ((change.ablated >= 0) & (change.ablated <= 1)).all()
+
+
+def test_predictions_side_by_side_and_the_top_readout_neuron():
+    model = _model(outputs=3)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.weight[:, 4] = 1.0
+    x = torch.rand(2, 5, 2)
+    runs = {"one": inspect_input(model, x, info=CLASSES),
+            "two": inspect_input(_model(outputs=3), x, info=CLASSES)}
+    view = predictions_side_by_side(runs, 1, CLASSES, torch.tensor([2, 1]))
+    assert not view.regression and view.labels == ("a", "b", "c") and view.target == 1
+    assert set(view.values) == {"one", "two"} and len(view.values["one"]) == 3
+    assert top_readout_neuron(model, runs["one"], "body.l1") == 4
+    assert top_readout_neuron(model, runs["one"], "body.l0") == 0  # does not feed the readout
+    value = predictions_side_by_side({"r": inspect_input(_model(), x, info=REGRESSION)}, 0,
+                                     REGRESSION, torch.tensor([[0.5], [1.5]]))
+    assert value.regression and value.target == (0.5,)
+
+
+# The pages under AppTest.
+
+def _page(model: str, page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["model"] = model
+    at.run()
+    return at.switch_page(page).run()
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+            for c in at.get("plotly_chart")]
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, at.exception
+    assert not [e.value for e in at.error]
+
+
+def test_ablating_chosen_neurons_changes_the_output_and_the_held_out_metric():
+    shared = _snapshot(catalog.load_model("basicmotions_indrnn").model)
+    at = _page("basicmotions_indrnn", ABLATION)
+    _ok(at)
+    at.selectbox(key="layer_choice").set_value("body.l1").run()
+    head = catalog.load_model("basicmotions_indrnn").model.head.weight
+    assert at.multiselect(key="ablation_neurons").value == [int(head.norm(dim=0).argmax())]
+    at.multiselect(key="ablation_neurons").set_value(list(range(40))).run()
+    at.radio(key="ablation_mode").set_value("silence (h = 0)").run()
+    _ok(at)
+    assert any("original vs ablated (40 neurons of body.l1, silence" in t for t in _titles(at))
+    metrics = {m.label: m for m in at.metric}
+    assert set(metrics) == {"accuracy", "loss"}
+    assert "original" in metrics["loss"].proto.delta
+    assert not metrics["loss"].proto.delta.startswith("+0 ")  # 40 of 64 neurons do matter
+    at.radio(key="ablation_mode").set_value("take memory away (u = 0)").run()
+    _ok(at)
+    assert any("take memory away" in t for t in _titles(at))
+    # The page ablated private copies: the model every session shares is as it was.
+    from ui.resources import pretrained
+
+    assert _same(pretrained("basicmotions_indrnn").model, shared)
+
+
+def test_the_rank_button_draws_the_impact_of_every_neuron():
+    at = _page("japanesevowels_indrnn", ABLATION)
+    _ok(at)
+    assert not any("Ablation impact" in t for t in _titles(at))
+    at.button(key="rank_neurons").click().run()
+    _ok(at)
+    titles = _titles(at)
+    assert any(t.startswith("Ablation impact") for t in titles)
+    assert "Memory against impact, neuron by neuron" in titles
+    (ranking,) = at.session_state["ablation_rankings"].values()
+    assert sorted(ranking.neurons.tolist()) == list(range(64))
+    at.multiselect(key="ablation_neurons").set_value([3]).run()  # kept across reruns
+    assert any(t.startswith("Ablation impact") for t in _titles(at))
+
+
+def test_an_lstm_gets_a_pointer_to_its_indrnn_on_the_ablation_page():
+    at = _page("basicmotions_lstm", ABLATION)
+    _ok(at)
+    assert "basicmotions_indrnn" in " ".join(i.value for i in at.info)
+    assert at.get("plotly_chart")
+
+
+def test_the_comparison_of_an_indrnn_shows_its_lstm_partners_gates_and_saturation():
+    at = _page("basicmotions_indrnn", COMPARE)
+    _ok(at)
+    titles = _titles(at)
+    assert any(t.startswith("Gate saturation of body.l0") for t in titles)
+    assert "Memory: IndRNN τ from u, LSTM τ from mean forget gate" in titles
+    at.selectbox(key="compare_lstm_layer").set_value("body.l1").run()
+    at.selectbox(key="lstm_unit").set_value(5).run()
+    _ok(at)
+    titles = _titles(at)
+    assert "LSTM gates, unit 5" in titles and "body.l1: gates of every unit × steps" in titles
+    prediction = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in prediction["data"]} == {"basicmotions_indrnn",
+                                                       "basicmotions_lstm"}
+
+
+def test_the_comparison_of_an_lstm_puts_its_indrnn_partners_memory_beside_it():
+    at = _page("japanesevowels_lstm", COMPARE)
+    _ok(at)
+    memory = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                  if "Memory" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    names = " ".join(t["name"] for t in memory["data"])
+    assert "IndRNN body.l0" in names and "LSTM body.l1" in names
+
+
+def test_a_model_without_partner_explains_and_still_draws_its_own():
+    at = _page("adding100_indrnn", COMPARE)
+    _ok(at)
+    assert "No model was trained beside" in " ".join(i.value for i in at.info)
+    assert "Memory: IndRNN τ from u" in _titles(at)
