@@ -10,6 +10,7 @@ from indrnn.analysis import activity_summaries
 from indrnn.figures.overview import layer_activity_bars, prediction_bars, regression_bars
 from indrnn.limits import describe as describe_limits
 from ui.sidebar import sidebar
+from ui.widgets import waiting_for_input
 
 st.set_page_config(page_title="IndRNN Inspector", page_icon="🔬", layout="wide")
 context = sidebar()
@@ -19,6 +20,7 @@ st.write(
     "the output can be read off directly. Pick a model and an input in the sidebar."
 )
 if context is None:
+    waiting_for_input()
     with st.expander("Limits on inputs"):
         st.table({"what": [w for w, _ in describe_limits()],
                   "limit": [v for _, v in describe_limits()]})

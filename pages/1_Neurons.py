@@ -9,108 +9,127 @@ from indrnn.figures.neurons import activation_heatmap, neuron_scatter, neuron_tr
 from indrnn.figures.overlays import firing_windows, firings_table, pixel_overlay, text_html
 from indrnn.inspection import neuron_table
 from ui.sidebar import sidebar
-from ui.widgets import dataset_run, layer_picker, neuron_picker, sequence_picker, step_text
+from ui.widgets import (
+    dataset_run,
+    layer_picker,
+    neuron_picker,
+    sequence_picker,
+    step_text,
+    waiting_for_input,
+)
 
 st.set_page_config(page_title="Neurons · IndRNN Inspector", layout="wide")
 context = sidebar()
 st.title("Neurons")
 if context is None:
-    st.info("Choose a model and an input in the sidebar.")
+    waiting_for_input()
     st.stop()
 
 SORTS = {"u": "u", "memory τ": "tau", "mean activation": "mean",
          "fraction active": "fraction_active", "weight into the readout": "readout"}
-top = st.columns(3)
+top = st.columns(2)
 layer = layer_picker(context, where=top[0])
 if layer is None:
     st.stop()
 sequence = sequence_picker(context, where=top[1])
-sort_label = top[2].selectbox("Sort neurons by", list(SORTS), key="neuron_sort")
 record = context.inspection.layers[layer]
 table = neuron_table(context.checkpoint.model, context.inspection, layer)
-key = SORTS[sort_label]
-values = table[key].numpy()
-order = list(np.argsort(np.nan_to_num(values, nan=-np.inf, posinf=np.inf))[::-1])
 states = context.inspection.states(layer, sequence).T.numpy()  # (T, N)
 
-st.plotly_chart(activation_heatmap(states, order=order,
-                                   title=f"{layer}: neurons (sorted by {sort_label}) × steps"),
-                width="stretch", theme=None)
 
-is_indrnn = record.kind == "indrnn"
-y_key = "tau" if is_indrnn else "mean"
-scatter = neuron_scatter(table["u"].numpy() if is_indrnn else table["fraction_active"].numpy(),
-                         table[y_key].numpy(),
-                         x_title="u" if is_indrnn else "fraction active",
-                         y_title="τ (steps)" if is_indrnn else "mean activation",
-                         title="Click a neuron", log_y=is_indrnn)
-event = st.plotly_chart(scatter, on_select="rerun", selection_mode="points",
-                        key="neuron_scatter", width="stretch", theme=None)
-points = (event or {}).get("selection", {}).get("points", [])
-if points and points[0].get("customdata") is not None:
-    picked = points[0]["customdata"]
-    picked = int(picked[0] if isinstance(picked, list) else picked)
-    # Only a new click moves the picker: the selection stays in the event on later reruns.
-    if picked != st.session_state.get("last_neuron_click"):
-        st.session_state["last_neuron_click"] = picked
-        st.session_state["neuron_choice"] = picked
+@st.fragment
+def sorted_heatmap() -> None:
+    """Re-sorting redraws this part alone: nothing else on the page depends on the order."""
+    sort_label = st.selectbox("Sort neurons by", list(SORTS), key="neuron_sort")
+    values = table[SORTS[sort_label]].numpy()
+    order = list(np.argsort(np.nan_to_num(values, nan=-np.inf, posinf=np.inf))[::-1])
+    st.plotly_chart(activation_heatmap(
+        states, order=order, title=f"{layer}: neurons (sorted by {sort_label}) × steps"),
+        width="stretch", theme=None)
 
-neuron = neuron_picker(states.shape[1])
-facts = st.columns(5)
-for column, (label, name) in zip(facts, [("u", "u"), ("τ (steps)", "tau"),
-                                         ("half-life (steps)", "half_life"),
-                                         ("mean activation", "mean"),
-                                         ("fraction active", "fraction_active")]):
-    column.metric(label, f"{float(table[name][neuron]):.4g}")
 
-preactivation = record.tensors.get("preactivation")
-steps = int(context.inspection.lengths[sequence])
-st.plotly_chart(neuron_trace(states[:, neuron],
-                             None if preactivation is None
-                             else preactivation[:steps, sequence, neuron].numpy(),
-                             title=f"Neuron {neuron} over time"), width="stretch", theme=None)
+sorted_heatmap()
 
-left, right = st.columns(2)
-refs = indrnn_layers(context.checkpoint.model)
-if layer in refs and refs[layer].weight_ih is not None:
-    weights = refs[layer].weight_ih[neuron].detach().numpy()
-    first = layer == next(iter(context.inspection.layers))
-    names = (list(context.info.channel_names) if first and context.info.channel_names
-             and len(context.info.channel_names) == len(weights)
-             else [f"unit {k}" for k in range(len(weights))])
-    left.plotly_chart(weight_bars(weights, names=names, title=f"What drives neuron {neuron}",
-                                  x_title="input" if first else "neuron below"),
-                      width="stretch", theme=None)
-head = getattr(context.checkpoint.model, "head", None)
-if head is not None and not np.isnan(float(table["readout"][neuron])):
-    outputs = list(context.info.class_names or []) or [f"output {k}"
-                                                        for k in range(head.out_features)]
-    right.plotly_chart(weight_bars(head.weight[:, neuron].detach().numpy(),
-                                   names=outputs[: head.out_features],
-                                   title=f"Neuron {neuron} into the readout", x_title="output"),
-                       width="stretch", theme=None)
+@st.fragment
+def neuron_details() -> None:
+    """Picking a neuron (click or picker) redraws this part alone."""
+    is_indrnn = record.kind == "indrnn"
+    y_key = "tau" if is_indrnn else "mean"
+    scatter = neuron_scatter(table["u"].numpy() if is_indrnn else table["fraction_active"].numpy(),
+                             table[y_key].numpy(),
+                             x_title="u" if is_indrnn else "fraction active",
+                             y_title="τ (steps)" if is_indrnn else "mean activation",
+                             title="Click a neuron", log_y=is_indrnn)
+    event = st.plotly_chart(scatter, on_select="rerun", selection_mode="points",
+                            key="neuron_scatter", width="stretch", theme=None)
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points and points[0].get("customdata") is not None:
+        picked = points[0]["customdata"]
+        picked = int(picked[0] if isinstance(picked, list) else picked)
+        # Only a new click moves the picker: the selection stays in the event on later reruns.
+        if picked != st.session_state.get("last_neuron_click"):
+            st.session_state["last_neuron_click"] = picked
+            st.session_state["neuron_choice"] = picked
 
-text = step_text(context, sequence)
-if text is not None:
-    st.subheader("The text, coloured by the neuron")
-    st.html(text_html(text, states[:, neuron]))
-elif context.info.input_size == 1 and steps == 784:
-    st.plotly_chart(pixel_overlay(context.inspection.inputs[sequence, :, 0].numpy(),
-                                  states[:, neuron],
-                                  permutation=context.task.extras.get("permutation")),
-                    width="content", theme=None)
+    neuron = neuron_picker(states.shape[1])
+    facts = st.columns(5)
+    for column, (label, name) in zip(facts, [("u", "u"), ("τ (steps)", "tau"),
+                                             ("half-life (steps)", "half_life"),
+                                             ("mean activation", "mean"),
+                                             ("fraction active", "fraction_active")]):
+        column.metric(label, f"{float(table[name][neuron]):.4g}")
 
-st.subheader("Where it fires most across held-out data")
-data = dataset_run(context)
-if layer in data.layers:
-    firings = top_activations(data.layers[layer].hidden, neuron, k=12, context=10,
-                              lengths=data.lengths)
-    texts = None
-    if context.info.output_kind == "per_step_lm":
-        from indrnn.data.text import decode
+    preactivation = record.tensors.get("preactivation")
+    steps = int(context.inspection.lengths[sequence])
+    st.plotly_chart(neuron_trace(states[:, neuron],
+                                 None if preactivation is None
+                                 else preactivation[:steps, sequence, neuron].numpy(),
+                                 title=f"Neuron {neuron} over time"), width="stretch", theme=None)
 
-        texts = [decode(row) for row in data.inputs]
-    st.dataframe(firings_table(firings, texts), hide_index=True)
-    traces = [data.layers[layer].hidden[: int(n), b, neuron].numpy()
-              for b, n in enumerate(data.lengths)]
-    st.plotly_chart(firing_windows(traces, firings, text=texts), width="stretch", theme=None)
+    left, right = st.columns(2)
+    refs = indrnn_layers(context.checkpoint.model)
+    if layer in refs and refs[layer].weight_ih is not None:
+        weights = refs[layer].weight_ih[neuron].detach().numpy()
+        first = layer == next(iter(context.inspection.layers))
+        names = (list(context.info.channel_names) if first and context.info.channel_names
+                 and len(context.info.channel_names) == len(weights)
+                 else [f"unit {k}" for k in range(len(weights))])
+        left.plotly_chart(weight_bars(weights, names=names, title=f"What drives neuron {neuron}",
+                                      x_title="input" if first else "neuron below"),
+                          width="stretch", theme=None)
+    head = getattr(context.checkpoint.model, "head", None)
+    if head is not None and not np.isnan(float(table["readout"][neuron])):
+        outputs = list(context.info.class_names or []) or [f"output {k}"
+                                                            for k in range(head.out_features)]
+        right.plotly_chart(weight_bars(head.weight[:, neuron].detach().numpy(),
+                                       names=outputs[: head.out_features],
+                                       title=f"Neuron {neuron} into the readout", x_title="output"),
+                           width="stretch", theme=None)
+
+    text = step_text(context, sequence)
+    if text is not None:
+        st.subheader("The text, coloured by the neuron")
+        st.html(text_html(text, states[:, neuron]))
+    elif context.info.input_size == 1 and steps == 784:
+        st.plotly_chart(pixel_overlay(context.inspection.inputs[sequence, :, 0].numpy(),
+                                      states[:, neuron],
+                                      permutation=context.task.extras.get("permutation")),
+                        width="content", theme=None)
+
+    st.subheader("Where it fires most across held-out data")
+    data = dataset_run(context)
+    if layer in data.layers:
+        firings = top_activations(data.layers[layer].hidden, neuron, k=12, context=10,
+                                  lengths=data.lengths)
+        texts = None
+        if context.info.output_kind == "per_step_lm":
+            from indrnn.data.text import decode
+
+            texts = [decode(row) for row in data.inputs]
+        st.dataframe(firings_table(firings, texts), hide_index=True)
+        traces = [data.layers[layer].hidden[: int(n), b, neuron].numpy()
+                  for b, n in enumerate(data.lengths)]
+        st.plotly_chart(firing_windows(traces, firings, text=texts), width="stretch", theme=None)
+
+
+neuron_details()

@@ -15,13 +15,13 @@ from indrnn.figures.gradients import gradient_maps, gradient_over_time
 from indrnn.figures.memory import flag_counts, impulse_figure, tau_histogram, u_strip
 from ui.resources import pretrained
 from ui.sidebar import partner_run, sidebar
-from ui.widgets import layer_picker, neuron_picker, sequence_picker
+from ui.widgets import layer_picker, neuron_picker, sequence_picker, waiting_for_input
 
 st.set_page_config(page_title="Memory · IndRNN Inspector", layout="wide")
 context = sidebar()
 st.title("Memory")
 if context is None:
-    st.info("Choose a model and an input in the sidebar.")
+    waiting_for_input()
     st.stop()
 
 model = context.checkpoint.model

@@ -12,13 +12,13 @@ from indrnn.figures.overview import prediction_bars, regression_bars
 from indrnn.inspection import gate_series, layers_of_kind, predictions_side_by_side
 from ui.resources import pretrained
 from ui.sidebar import partner_run, sidebar
-from ui.widgets import sequence_picker
+from ui.widgets import sequence_picker, waiting_for_input
 
 st.set_page_config(page_title="IndRNN vs LSTM · IndRNN Inspector", layout="wide")
 context = sidebar()
 st.title("IndRNN vs LSTM")
 if context is None:
-    st.info("Choose a model and an input in the sidebar.")
+    waiting_for_input()
     st.stop()
 
 

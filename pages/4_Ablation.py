@@ -20,13 +20,13 @@ from indrnn.inspection import (
 )
 from indrnn.tasks import objective_for
 from ui.sidebar import sidebar
-from ui.widgets import layer_picker, sequence_picker
+from ui.widgets import layer_picker, sequence_picker, waiting_for_input
 
 st.set_page_config(page_title="Ablation · IndRNN Inspector", layout="wide")
 context = sidebar()
 st.title("Ablation")
 if context is None:
-    st.info("Choose a model and an input in the sidebar.")
+    waiting_for_input()
     st.stop()
 
 MODES = {"silence (h = 0)": "silence", "take memory away (u = 0)": "memory"}

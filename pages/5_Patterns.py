@@ -8,13 +8,13 @@ from indrnn.analysis import find_pattern, neurons_on_in_window
 from indrnn.export import match_columns, table_csv
 from indrnn.figures.patterns import pattern_trace, pattern_windows
 from ui.sidebar import sidebar
-from ui.widgets import dataset_run, layer_picker, sequence_picker, step_text
+from ui.widgets import dataset_run, layer_picker, sequence_picker, step_text, waiting_for_input
 
 st.set_page_config(page_title="Pattern search · IndRNN Inspector", layout="wide")
 context = sidebar()
 st.title("Pattern search")
 if context is None:
-    st.info("Choose a model and an input in the sidebar.")
+    waiting_for_input()
     st.stop()
 
 st.caption("A pattern is a set of neurons that are all above a threshold together. Pick the "

@@ -16,13 +16,13 @@ from indrnn.analysis import (
 )
 from indrnn.figures.discovery import track_bars, track_trace
 from ui.sidebar import sidebar
-from ui.widgets import dataset_run, layer_picker, sequence_picker, step_text
+from ui.widgets import dataset_run, layer_picker, sequence_picker, step_text, waiting_for_input
 
 st.set_page_config(page_title="Discovery · IndRNN Inspector", layout="wide")
 context = sidebar()
 st.title("Discovery")
 if context is None:
-    st.info("Choose a model and an input in the sidebar.")
+    waiting_for_input()
     st.stop()
 
 info = context.info

@@ -17,13 +17,13 @@ from indrnn.export import (
 from indrnn.figures.neurons import activation_heatmap
 from indrnn.inspection import neuron_table
 from ui.sidebar import sidebar
-from ui.widgets import layer_picker, sequence_picker
+from ui.widgets import layer_picker, sequence_picker, waiting_for_input
 
 st.set_page_config(page_title="Export · IndRNN Inspector", layout="wide")
 context = sidebar()
 st.title("Export")
 if context is None:
-    st.info("Choose a model and an input in the sidebar.")
+    waiting_for_input()
     st.stop()
 
 inspection = context.inspection

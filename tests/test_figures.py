@@ -295,3 +295,13 @@ def test_every_figure_stays_within_budget_at_5000_steps():
     neurons_page = 2 * sizes["heatmap"] + sizes["scatter"] + sizes["trace"] + sizes["windows"]
     compare_page = sizes["gate_heatmaps"] + sizes["gate_traces"] + sizes["gradient_maps"]
     assert max(neurons_page, compare_page) < 5_000_000
+
+
+def test_decay_curves_follow_u_to_the_k():
+    from indrnn.figures.memory import decay_curves
+
+    fig = decay_curves((0.5, 1.0), steps=10)
+    assert [t.name.split(" (")[0] for t in fig.data] == ["u = 0.5", "u = 1"]
+    np.testing.assert_allclose(np.asarray(fig.data[0].y)[:4], [1, 0.5, 0.25, 0.125])
+    assert "half-life 1 steps" in fig.data[0].name and "∞" in fig.data[1].name
+    assert fig.layout.yaxis.type == "log"

@@ -68,3 +68,11 @@ def step_text(context: Context, sequence: int) -> str | None:
 
     steps = int(context.inspection.lengths[sequence])
     return decode(context.inspection.inputs[sequence, :steps])
+
+
+def waiting_for_input() -> None:
+    """What a page shows until a model and an input are chosen: the one idea behind the app."""
+    from indrnn.figures.memory import decay_curves
+
+    st.info("Choose a model and an input in the sidebar.")
+    st.plotly_chart(decay_curves(), width="stretch", theme=None)

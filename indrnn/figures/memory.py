@@ -179,3 +179,31 @@ def impulse_figure(response: Any, *, log_y: bool = False, max_points: int = MAX_
     title = title or f"{response.kind.capitalize()} response, {response.layer} neuron " \
                      f"{response.neuron} at step {response.t0}{u}"
     return styled(fig, title, "lag (steps after the kick)", "|Δh|" if log_y else "Δh")
+
+
+def decay_curves(us: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999, 1.0), steps: int = 1000,
+                 title: str = "How one weight u sets a neuron's memory") -> go.Figure:
+    """``u^k`` against the lag ``k`` for a few ``u``: what is left of a kick after ``k`` steps.
+
+    Parameters
+    ----------
+    us : tuple of float
+        Recurrent weights to draw, each labelled with its half-life.
+    steps : int
+        Lags shown.
+    title : str
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One line per ``u`` on a log y axis.
+    """
+    lags = np.arange(steps)
+    fig = go.Figure()
+    for u in us:
+        half = np.inf if abs(u) >= 1 else np.log(0.5) / np.log(abs(u))
+        name = f"u = {u:g} (half-life {'∞' if np.isinf(half) else f'{half:.3g}'} steps)"
+        values = np.maximum(np.abs(u) ** lags, 1e-12).astype(np.float32)
+        fig.add_trace(go.Scatter(x=lags, y=values, mode="lines", name=name))
+    fig.update_yaxes(type="log")
+    return styled(fig, title, "lag k (steps)", "u^k")
