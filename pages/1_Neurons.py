@@ -72,11 +72,10 @@ def neuron_details() -> None:
             st.session_state["neuron_choice"] = picked
 
     neuron = neuron_picker(states.shape[1])
-    facts = st.columns(5)
-    for column, (label, name) in zip(facts, [("u", "u"), ("τ (steps)", "tau"),
-                                             ("half-life (steps)", "half_life"),
-                                             ("mean activation", "mean"),
-                                             ("fraction active", "fraction_active")]):
+    shown = [("mean activation", "mean"), ("fraction active", "fraction_active")]
+    if is_indrnn:  # u and the memory it sets exist for IndRNN neurons only
+        shown = [("u", "u"), ("τ (steps)", "tau"), ("half-life (steps)", "half_life"), *shown]
+    for column, (label, name) in zip(st.columns(len(shown)), shown):
         column.metric(label, f"{float(table[name][neuron]):.4g}")
 
     preactivation = record.tensors.get("preactivation")
