@@ -30,7 +30,10 @@ def test_overview_runs_on_every_model_with_its_first_example(model):
     assert not _errors(at)
     assert at.selectbox(key="model_choice").value == model
     texts = " ".join(m.value for m in at.markdown)
-    assert "Sequence 0" in texts and ("predicted" in texts or "class" in texts)
+    kind = catalog.entry(model).card["data"]["output_kind"]
+    said = {"regression": "predicted", "classification_last_step": "class ",
+            "per_step_lm": "next character"}[kind]
+    assert "Sequence 0" in texts and said in texts
     assert len(at.dataframe) == 1  # the per-layer activity table
 
 
