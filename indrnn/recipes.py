@@ -112,6 +112,7 @@ def pixels(kind: str) -> Recipe:
                          last_layer_recurrent_min=last),
         "res21": {"architecture": "ResIndRNN", "config": {
             "input_size": 1, "hidden_size": 64, "num_blocks": 10, "dropout": 0.1,
+            "batch_norm": "after",
             "recurrent_max": bound, "last_layer_recurrent_min": last}},
         "lstm": lstm_spec(1, 128),
     }
@@ -125,7 +126,10 @@ def pixels(kind: str) -> Recipe:
              "train, 400 of them held out for validation, 1,000 test), so figures sit below the "
              "paper's 60k-image ones. 6 x 128 with batch norm after each layer, dropout 0.1, "
              "u < 5^(1/784) and the last layer's u > (1/5)^(1/784) follow the paper and the "
-             "official code; the res-IndRNN is 64 wide so that 21 layers train in minutes here."),
+             "official code; the res-IndRNN is 64 wide so that 21 layers train in minutes here, "
+             "with batch norm after each IndRNN layer: with it before (the paper's "
+             "pre-activation order) the last layer's unnormalised states, integrated over 784 "
+             "steps, gave logits in the tens and a loss of 10-37."),
     )
 
 
