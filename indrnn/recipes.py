@@ -199,4 +199,4 @@ def get_recipe(name: str, **kwargs: Any) -> Recipe:
     return RECIPES[name](**kwargs)
 
 
-__all__ = ["RECIPES", "VOCAB", "Recipe", "get_recipe"]
+__all__ = ["RECIPES", "Recipe", "get_recipe"]
