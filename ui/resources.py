@@ -50,6 +50,6 @@ def example_bytes(file: str) -> bytes:
     return (EXAMPLES / file).read_bytes()
 
 
-def set_torch_threads() -> None:
+def flush_denormals() -> None:
     """Flush subnormals: long ReLU decays otherwise slow every CPU step."""
     torch.set_flush_denormal(True)

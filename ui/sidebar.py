@@ -198,7 +198,7 @@ def _run(model_name: str, checkpoint: Checkpoint, parsed: ParsedInput, task: Any
 
 def sidebar() -> Context | None:
     """Draw the sidebar; return the context, or ``None`` (with the reason shown) if incomplete."""
-    resources.set_torch_threads()
+    resources.flush_denormals()
     st.sidebar.title("IndRNN Inspector")
     chosen = _choose_model()
     if chosen is None:
