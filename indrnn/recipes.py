@@ -41,6 +41,9 @@ class Recipe:
         better validation metric.
     window : int
         Language models: steps per training window (truncated BPTT).
+    warmup : int
+        Steps over which the learning rate ramps linearly up from 0 (0: none). Fine-tuning needs
+        it: a fresh Adam's first steps move every weight by the full learning rate.
     paper : str
         The published figure this model is compared with.
     why : str
@@ -60,6 +63,7 @@ class Recipe:
     lr_decay: float = 0.2
     patience: int = 3
     window: int = 0
+    warmup: int = 0
     paper: str = ""
     why: str = ""
 

@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, help="default: the recipe's")
     parser.add_argument("--lr", type=float, help="default: the recipe's")
     parser.add_argument("--eval-every", type=int, help="default: the recipe's")
+    parser.add_argument("--warmup", type=int, help="steps of linear learning-rate warm-up "
+                        "(default: the recipe's; use it with --init-from)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda")
     parser.add_argument("--out", help="checkpoint path without suffix (default: models/NAME)")
@@ -124,7 +126,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     recipe_kwargs = {} if args.seq_len is None else {"seq_len": args.seq_len}
     recipe = get_recipe(args.recipe, **recipe_kwargs)
     overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-                 "eval_every": args.eval_every}
+                 "eval_every": args.eval_every, "warmup": args.warmup}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     steps, batch_size, eval_every = recipe.steps, recipe.batch_size, recipe.eval_every
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -161,6 +163,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model.train()
         batch = objective.train_batch(batch_size, args.seed, meta["step"])
         batch = batch.shard(rank, world).to(device)
+        if meta["step"] < recipe.warmup:
+            for group in optimizer.param_groups:
+                group["lr"] = recipe.lr * (meta["step"] + 1) / recipe.warmup
         optimizer.zero_grad(set_to_none=True)
         loss = objective.loss(trained, batch)
         loss.backward()

@@ -142,3 +142,16 @@ def test_init_from_starts_at_another_models_weights(tmp_path):
     assert got["body.weight_hh_l0"].abs().max() <= bound + 1e-6  # clamped to the new bound
     source = indrnn.load(out).card["training"]["initialised_from"]
     assert source["path"] == str(first) and source["training"]["steps"] == 5
+
+
+def test_warmup_ramps_the_learning_rate_up_from_zero(tmp_path):
+    import json
+
+    out = tmp_path / "m"
+    train_main(["adding-indrnn", "--seq-len", "20", "--steps", "3", "--eval-every", "1",
+                "--batch-size", "4", "--lr", "4e-3", "--warmup", "4", "--eval-limit", "10",
+                "--out", str(out), "--runs", str(tmp_path / "runs")])
+    (state_file,) = (tmp_path / "runs").glob("*/state.json")
+    state = json.loads(state_file.read_text())
+    assert [group["lr"] for group in state["param_groups"]] == pytest.approx([3e-3, 3e-3])
+    assert indrnn.load(out).card["recipe"]["warmup"] == 4
