@@ -67,6 +67,37 @@ def test_activation_heatmap_signed_and_ordered():
     assert heat.colorscale[0][1] == "rgb(5,48,97)"  # RdBu_r: blue for negative
 
 
+def test_sortable_heatmap_re_sorts_in_the_browser_without_resending_data():
+    states = RNG.random((T, N))
+    orders = {"u": list(range(N)), "memory τ": list(range(N))[::-1]}
+    fig = F.sortable_heatmap(states, orders, title="l1")
+    assert types(fig) == ["heatmap"] and fig.data[0].z.shape == (N, MAX_COLUMNS)
+    # top row first: the y axis counts upwards, so the category order is the order reversed
+    assert list(fig.layout.yaxis.categoryarray) == [str(n) for n in range(N)][::-1]
+    (menu,) = fig.layout.updatemenus
+    assert [b.label for b in menu.buttons] == ["u", "memory τ"]
+    second = menu.buttons[1]
+    assert second.method == "relayout"
+    assert second.args[0]["yaxis.categoryarray"] == [str(n) for n in range(N)]
+    assert second.args[0]["title.text"].startswith("l1: neurons (sorted by memory τ) × steps")
+    assert "z" not in second.args[0]  # only the order travels
+    assert fig.layout.title.text.startswith("l1: neurons (sorted by u) × steps")
+
+
+def test_sortable_heatmap_groups_of_a_wide_layer_follow_each_order():
+    states = np.zeros((400, 12))
+    states[7, 11] = 3.0
+    orders = {"a": list(range(12)), "b": [11, *range(11)]}
+    fig = F.sortable_heatmap(states, orders, max_rows=4, max_columns=100)
+    a, b = fig.layout.updatemenus[0].buttons
+    assert a.method == b.method == "update"
+    za, zb = np.asarray(a.args[0]["z"][0]), np.asarray(b.args[0]["z"][0])
+    assert za.shape == zb.shape == (4, 50)  # columns shared out between the two orders
+    assert za[0].max() == 3.0 and zb[-1].max() == 3.0  # neuron 11: bottom, then top group
+    with pytest.raises(ValueError, match="orders"):
+        F.sortable_heatmap(states, {})
+
+
 def test_neuron_scatter_customdata_and_infinite_tau():
     u = {"l0": np.array([0.5, 1.0, 0.0, 0.9]), "l1": np.array([0.2, 0.3])}
     tau = {"l0": np.array([1.44, np.inf, 0.0, 9.5]), "l1": np.array([0.62, 0.83])}

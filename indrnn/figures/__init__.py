@@ -28,7 +28,13 @@ from indrnn.figures.compare import (
 from indrnn.figures.discovery import track_bars, track_trace
 from indrnn.figures.gradients import gradient_maps, gradient_over_time
 from indrnn.figures.memory import flag_counts, impulse_figure, tau_histogram, u_strip
-from indrnn.figures.neurons import activation_heatmap, neuron_scatter, neuron_trace, weight_bars
+from indrnn.figures.neurons import (
+    activation_heatmap,
+    neuron_scatter,
+    neuron_trace,
+    sortable_heatmap,
+    weight_bars,
+)
 from indrnn.figures.overlays import firing_windows, firings_table, pixel_overlay, text_html
 from indrnn.figures.overview import layer_activity_bars, prediction_bars, regression_bars
 from indrnn.figures.patterns import pattern_trace, pattern_windows
@@ -59,6 +65,7 @@ __all__ = [
     "prediction_bars",
     "regression_bars",
     "saturation_scatter",
+    "sortable_heatmap",
     "tau_histogram",
     "text_html",
     "track_bars",

@@ -80,6 +80,74 @@ def activation_heatmap(states: ArrayLike, *, title: str = "Activations",
     return styled(fig, title + note, "step", y_title)
 
 
+def sortable_heatmap(states: ArrayLike, orders: Mapping[str, Sequence[int]], *,
+                     title: str = "Activations", max_columns: int = MAX_COLUMNS,
+                     max_rows: int = MAX_ROWS, start: int = 0) -> go.Figure:
+    """Neuron × time heatmap with a menu in the figure that re-sorts the neurons in the browser.
+
+    Re-sorting sends nothing to the server and no data moves: each choice only sets the y axis's
+    category order (and the title). A layer with more neurons than ``max_rows`` is drawn in
+    groups of neurons, and a group depends on the order; then each order carries its own cells,
+    with the columns shared out among the orders so the figure weighs what one heatmap does.
+
+    Parameters
+    ----------
+    states : array-like
+        ``(T, N)`` the layer's states over time.
+    orders : mapping of str to sequence of int
+        Menu label → neurons in that order, top row first (e.g. largest u first); the first
+        order is the one shown at first.
+    title : str
+        The layer's name; the figure's title reads ``"{title}: neurons (sorted by {label}) ×
+        steps"`` for the order shown.
+    max_columns, max_rows, start
+        As :func:`activation_heatmap`.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``Heatmap`` with a categorical y axis and a dropdown ``updatemenu``.
+    """
+    if not orders:
+        raise ValueError("orders must name at least one order of the neurons")
+    labels = list(orders)
+    # the y axis counts upwards: the first neuron of an order goes last to be drawn on top
+    orders = {label: [int(n) for n in reversed(list(order))] for label, order in orders.items()}
+
+    def heading(label: str) -> str:
+        return f"{title}: neurons (sorted by {label}) × steps"
+
+    neurons = as_array(states).shape[-1]
+    if neurons <= max_rows:
+        fig = activation_heatmap(states, order=orders[labels[0]], title=heading(labels[0]),
+                                 max_columns=max_columns, max_rows=max_rows, start=start)
+        note = fig.layout.title.text[len(heading(labels[0])):]  # e.g. " (max per 5 steps)"
+        categories = {label: [str(n) for n in orders[label]] for label in labels}
+        fig.update_yaxes(categoryorder="array", categoryarray=categories[labels[0]])
+        buttons = [{"label": label, "method": "relayout",
+                    "args": [{"yaxis.categoryarray": categories[label],
+                              "title.text": heading(label) + note}]} for label in labels]
+    else:
+        per_order = max(1, max_columns // len(labels))
+        figures = [activation_heatmap(states, order=orders[label], title=heading(label),
+                                      max_columns=per_order, max_rows=max_rows, start=start)
+                   for label in labels]
+        fig = figures[0]
+        buttons = [{"label": label, "method": "update",
+                    "args": [{"z": [f.data[0].z], "y": [list(f.data[0].y)]},
+                             {"title.text": f.layout.title.text}]}
+                   for label, f in zip(labels, figures)]
+    fig.update_layout(
+        updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0, "showactive": True,
+                      "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom",
+                      "bgcolor": "white", "bordercolor": "#888888"}],
+        annotations=[{"text": "Sort neurons by", "showarrow": False, "xref": "paper",
+                      "yref": "paper", "x": 1.0, "y": 1.02, "xanchor": "right",
+                      "yanchor": "bottom", "xshift": -190, "yshift": 4}],
+        margin={"t": 90})
+    return fig
+
+
 def _edges(values: list[np.ndarray], log: bool) -> tuple[float, float]:
     """Where to draw values a plot cannot place: just outside the range of all usable ones."""
     pooled = np.concatenate([v.reshape(-1) for v in values])
