@@ -18,9 +18,9 @@ ALL=(basicmotions_indrnn basicmotions_lstm japanesevowels_indrnn japanesevowels_
      mnist5k_res21 adding5000_indrnn)
 for name in "${@:-${ALL[@]}}"; do
     case $name in
-        adding1000_indrnn) run "$name" adding-indrnn --seq-len 1000 --steps 20000 ;;
+        adding1000_indrnn) run "$name" adding-indrnn --seq-len 1000 --steps 7000 ;;
         adding1000_lstm)   run "$name" adding-lstm --seq-len 1000 ;;
-        adding5000_indrnn) run "$name" adding-indrnn --seq-len 5000 --steps 2000 \
+        adding5000_indrnn) run "$name" adding-indrnn --seq-len 5000 --steps 2000 --warmup 200 \
                                --init-from models/adding1000_indrnn ;;
         *_indrnn|*_lstm|*_res21) run "$name" "${name/_/-}" ;;
         *) echo "unknown model $name" >&2; exit 2 ;;
