@@ -30,6 +30,10 @@ MAX_CHANNELS: int = 64
 MAX_SEQUENCES: int = 256
 """Most sequences in one file (the first dimension of an NPZ's ``inputs``)."""
 
+RUN_SEQUENCES: int = 32
+"""Sequences of one file the app runs the model on (the first ones; the rest are counted in the
+summary, not run): each run keeps every layer's states."""
+
 MAX_VALUES: int = 5_000_000
 """Most numbers in one file, sequences x steps x channels (20 MB as float32, like the upload
 limit); checked from the NPY header before reading. It binds for NPZ files, whose compressed
@@ -53,6 +57,22 @@ the upload's notes (wrong units?)."""
 
 MAX_NPZ_MEMBERS: int = 16
 """Most arrays in an NPZ file."""
+
+MAX_CHECKPOINT_UPLOAD_BYTES: int = 50 * 1024 * 1024
+"""Largest checkpoint file the app accepts, in bytes (50 MiB, each of ``NAME.json`` and
+``NAME.safetensors``); ``server.maxUploadSize`` in ``.streamlit/config.toml`` is the same, so the
+server refuses larger uploads before the app sees them. The checkpoint's own caps (JSON size,
+weights) are :mod:`indrnn.checkpoint`'s ``MAX_JSON_BYTES`` and ``MAX_PARAMETERS``."""
+
+MAX_NPZ_DIRECTORY_BYTES: int = 64 * 1024
+"""Largest zip directory an NPZ may have, read from its end record before :mod:`zipfile`
+parses it: :data:`MAX_NPZ_MEMBERS` entries need a few hundred bytes, while a 20 MiB zip of
+empty members would otherwise become some 200,000 Python objects."""
+
+MAX_GRADIENT_STEPS: int = 5_000
+"""Longest input for which the app's Memory page computes exact gradients through time (one
+backward pass of the model and of its LSTM partner, whose recorded gates cost a Python step
+each); longer inputs (adding problem only) get the rest of the page and a note."""
 
 
 def max_steps(task_name: str) -> int:
@@ -80,16 +100,41 @@ def describe() -> list[tuple[str, str]]:
     list of tuple of str
         Human-readable rows, e.g. ``("file size", "20 MiB")``.
     """
+    from indrnn.checkpoint import MAX_JSON_BYTES, MAX_PARAMETERS  # imports torch: only here
+
     return [
         ("file size", f"{MAX_UPLOAD_BYTES // 2**20} MiB"),
         ("sequence length", f"{MAX_STEPS:,} steps ({MAX_STEPS_ADDING:,} for the adding problem)"),
         ("channels", f"{MAX_CHANNELS}"),
-        ("sequences per file", f"{MAX_SEQUENCES}"),
+        ("sequences per file", f"{MAX_SEQUENCES} (the first {RUN_SEQUENCES} are run)"),
         ("numbers per file", f"{MAX_VALUES:,}"),
         ("text", f"{MAX_TEXT_CHARS:,} characters"),
-        ("images", f"{IMAGE_SIDE} x {IMAGE_SIDE} PNG (pixel models)"),
-        ("values", f"finite, |x| <= {MAX_ABS_VALUE:g} (warning above {LARGE_VALUE:g})"),
+        ("images", f"{IMAGE_SIDE} × {IMAGE_SIDE} PNG (pixel models)"),
+        ("values", f"finite, |x| ≤ {_power(MAX_ABS_VALUE)} (a warning above "
+                   f"{_power(LARGE_VALUE)})"),
+        ("checkpoint upload", f"{MAX_CHECKPOINT_UPLOAD_BYTES // 2**20} MiB per file, JSON at most "
+                              f"{MAX_JSON_BYTES // 2**20} MiB, at most {MAX_PARAMETERS:,} weights"),
+        ("gradient through time", f"inputs up to {MAX_GRADIENT_STEPS:,} steps (Memory page)"),
     ]
+
+
+def markdown_table() -> str:
+    """:func:`describe` as the Markdown table in the README (a test keeps the two equal).
+
+    Returns
+    -------
+    str
+        Header, separator and one row per limit, ``|`` inside cells escaped.
+    """
+    rows = ["| what | limit |", "|---|---|"]
+    rows += [f"| {what} | {value.replace('|', chr(92) + '|')} |" for what, value in describe()]
+    return "\n".join(rows)
+
+
+def _power(value: float) -> str:
+    """``1e6`` rather than ``1e+06``: a number in the README's and the app's style."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 __all__ = [
@@ -98,6 +143,9 @@ __all__ = [
     "LONG_SEQUENCE_TASKS",
     "MAX_ABS_VALUE",
     "MAX_CHANNELS",
+    "MAX_CHECKPOINT_UPLOAD_BYTES",
+    "MAX_GRADIENT_STEPS",
+    "MAX_NPZ_DIRECTORY_BYTES",
     "MAX_NPZ_MEMBERS",
     "MAX_SEQUENCES",
     "MAX_STEPS",
@@ -105,6 +153,8 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "MAX_UPLOAD_BYTES",
     "MAX_VALUES",
+    "RUN_SEQUENCES",
     "describe",
+    "markdown_table",
     "max_steps",
 ]

@@ -33,6 +33,25 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError
                NotImplementedError, RuntimeError, ValueError, struct.error)
 
 
+_END, _END64, _LOCATOR64 = b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07"
+
+
+def _zip_directory_size(data: bytes) -> int | None:
+    """The central directory's size in bytes, from the zip's end record (found as
+    :mod:`zipfile` finds it, zip64 included); ``None`` if there is no end record."""
+    at = len(data) - 22
+    if not (at >= 0 and data[at:at + 4] == _END and data[-2:] == b"\0\0"):
+        at = data.rfind(_END, max(0, len(data) - 22 - (1 << 16)))
+    if at < 0 or at + 22 > len(data):
+        return None
+    size = struct.unpack_from("<I", data, at + 12)[0]
+    locator = at - 20  # a zip64 end record, if any, stands before its 20-byte locator
+    if locator >= 56 and data[locator:locator + 4] == _LOCATOR64 \
+            and data[locator - 56:locator - 52] == _END64:
+        size = struct.unpack_from("<Q", data, locator - 56 + 40)[0]
+    return size
+
+
 def _read_npy(stream: IO[bytes], what: str) -> np.ndarray:
     """Read one NPY stream: header first, then at most the bytes it announces; no pickle."""
     try:
@@ -47,6 +66,7 @@ def _read_npy(stream: IO[bytes], what: str) -> np.ndarray:
     except (*_ZIP_ERRORS, SyntaxError, TypeError, KeyError, RecursionError,
             tokenize.TokenError) as error:  # numpy tokenizes and literal_evals the header
         raise UploadError(f"{what}: not an NPY file, or its header is corrupt ({error})") from None
+    _check_shape(shape, what)
     if dtype.hasobject:
         raise UploadError(f"{what}: the NPY holds object dtype (Python objects, stored as "
                           "pickle) — refused; save plain numbers, e.g. float32")
@@ -55,8 +75,8 @@ def _read_npy(stream: IO[bytes], what: str) -> np.ndarray:
         raise UploadError(f"{what}: dtype {dtype} is not plain numbers; save float32")
     count = math.prod(shape)
     if count > limits.MAX_VALUES:
-        raise UploadError(f"{what}: shape {shape} holds {count:,} numbers; the limit is "
-                          f"{limits.MAX_VALUES:,} per file")
+        raise UploadError(f"{what}: shape {_shown(shape)} holds {_shown(f'{count:,}')} numbers; "
+                          f"the limit is {limits.MAX_VALUES:,} per file")
     nbytes = count * dtype.itemsize
     try:
         raw = stream.read(nbytes + 1)
@@ -67,6 +87,26 @@ def _read_npy(stream: IO[bytes], what: str) -> np.ndarray:
                           f"of data, the file has {'more' if len(raw) > nbytes else len(raw)}")
     array = np.frombuffer(raw, dtype=dtype, count=count)
     return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+
+
+def _shown(value: object, width: int = 60) -> str:
+    """``value`` as text, cut to ``width`` characters (a header may hold 4,000-digit numbers)."""
+    text = str(value)
+    return text if len(text) <= width else f"{text[:width]}… ({len(text):,} characters)"
+
+
+def _check_shape(shape: tuple, what: str) -> None:
+    """Refuse header shapes NumPy's reader lets through: booleans, negative sizes, more than 3
+    dimensions, and any dimension above ``MAX_VALUES`` (even beside a 0, which makes the
+    product small but breaks ``reshape``)."""
+    if len(shape) > 3:
+        raise UploadError(f"{what}: shape {_shown(shape)} has {len(shape)} dimensions; at most 3 "
+                          "are read: (T,), (T, C) or (N, T, C)")
+    for size in shape:
+        if type(size) is not int or not 0 <= size <= limits.MAX_VALUES:
+            raise UploadError(f"{what}: the header's shape {_shown(shape)} holds "
+                              f"{_shown(repr(size), 30)}; each size must be a whole number from 0 "
+                              f"to {limits.MAX_VALUES:,}")
 
 
 def _to_ntc(array: np.ndarray, info: TaskInfo, what: str, notes: list[str]) -> np.ndarray:
@@ -144,6 +184,11 @@ def parse_npz(data: bytes, info: TaskInfo) -> ParsedInput:
     check_size(data)
     require_numbers(info, "an NPZ file")
     notes: list[str] = []
+    directory = _zip_directory_size(data)
+    if directory is not None and directory > limits.MAX_NPZ_DIRECTORY_BYTES:
+        raise UploadError(f"the NPZ's zip directory claims {directory:,} bytes; at most "
+                          f"{limits.MAX_NPZ_DIRECTORY_BYTES:,} are read (an NPZ holds at most "
+                          f"{limits.MAX_NPZ_MEMBERS} arrays)")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()

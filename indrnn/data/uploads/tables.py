@@ -5,8 +5,8 @@ decimal commas are detected (see :mod:`indrnn.data.uploads`)."""
 from __future__ import annotations
 
 import csv
-import io
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,28 @@ from indrnn.data.uploads.common import (
 from indrnn.data.uploads.values import finish
 
 INDEX_COLUMNS = frozenset({"", "index", "step", "t", "time"})
+SPARE_LINES = 1_000
+"""Lines a CSV may hold beyond twice the model's step limit (blank, comment and header lines);
+longer files are refused from a line count before any row is parsed."""
+MAX_FIELDS = 4 * max(limits.MAX_CHANNELS, limits.IMAGE_SIDE)
+"""First rows with more delimiters than this are refused before ``csv`` splits them (a row of
+two million fields would otherwise become a list of two million strings)."""
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text``, each with its ``\\n``, sliced one at a time (``io.StringIO`` would
+    first copy the whole text, at up to 4 bytes a character)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _first_row(text: str) -> str:
+    return next((ln for ln in itertools.islice(_lines(text), 200)
+                 if ln.strip() and not ln.lstrip().startswith("#")), "")
 
 
 def _number(field: str, decimal_comma: bool) -> float:
@@ -51,7 +73,7 @@ def _no_numbers(row: list[str], decimal_comma: bool) -> bool:
 
 
 def _delimiter(text: str) -> str | None:
-    lines = [ln for ln in itertools.islice(io.StringIO(text), 200)
+    lines = [ln for ln in itertools.islice(_lines(text), 200)
              if ln.strip() and not ln.lstrip().startswith("#")][:20]
     for delimiter in ("\t", ";", ","):  # ';' or tab beside ',' means decimal commas
         counts = {ln.count(delimiter) for ln in lines}
@@ -89,14 +111,27 @@ def parse_csv(data: bytes, info: TaskInfo) -> ParsedInput:
 
 
 def _parse_table(text: str, info: TaskInfo, notes: list[str]) -> ParsedInput:
+    limit = limits.max_steps(info.name)
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")
+        notes.append("line ends CR (old Mac) read as LF")
+    lines = text.count("\n") + (not text.endswith("\n"))
+    if lines > 2 * limit + SPARE_LINES:  # rows are parsed one by one: refuse floods up front
+        raise UploadError(f"the file has {lines:,} lines; the {info.name} model reads at most "
+                          f"{limit:,} steps, one per line (at most {2 * limit + SPARE_LINES:,} "
+                          "lines, blank and comment lines included)")
     delimiter = _delimiter(text)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter or ",")
+    fields = _first_row(text).count(delimiter) + 1 if delimiter else 1
+    if fields > MAX_FIELDS:
+        raise UploadError(f"the CSV has {plural(fields, 'column')}; the {info.name} "
+                          f"model expects {expects(info)} (at most {limits.MAX_CHANNELS} channels)"
+                          f"{TRANSPOSED_HINT}")
+    reader = csv.reader(_lines(text), delimiter=delimiter or ",")
     grid = False
     rows: list[list[float]] = []
     line_of: list[int] = []
     header: list[str] | None = None
     columns: list[int] = []
-    limit = limits.max_steps(info.name)
     decimal_comma = delimiter in (";", "\t")
     try:
         for row in reader:
@@ -129,6 +164,10 @@ def _parse_table(text: str, info: TaskInfo, notes: list[str]) -> ParsedInput:
             rows.append(values)
             line_of.append(reader.line_num)
     except csv.Error as error:
+        if "field limit" in str(error):
+            raise UploadError(f"line {reader.line_num} holds a field of more than "
+                              f"{csv.field_size_limit():,} characters: not a number (separate "
+                              "the columns by commas, semicolons or tabs)") from None
         raise UploadError(f"malformed CSV at line {reader.line_num}: {error}") from None
     if not columns:
         raise UploadError("empty file: no rows of numbers")
@@ -170,6 +209,8 @@ def _columns(row: list[str], header: list[str] | None, info: TaskInfo, notes: li
                 if rows + (header is None) == expected and width > expected + 1 else
                 " (separated by spaces? use commas, semicolons or tabs)"
                 if width == 1 and len(row[0].split()) == expected else
+                " (separated by '|'? use commas, semicolons or tabs)"
+                if width == 1 and len(row[0].split("|")) == expected else
                 " (a delimiter at the end of each row?)" if not row[-1].strip() else "")
         raise UploadError(f"the CSV has {plural(width, 'column')}; the {info.name} model expects "
                           f"{expects(info)}{hint}")
