@@ -40,6 +40,9 @@ class Inspection:
         Time-major ``(T, B, N)`` states by recorded layer name, in the order they ran.
     predictions : list of Prediction
         One per sequence.
+    warnings : list of str
+        Numbers the run should not be trusted on, in words (:func:`value_warnings`): states or
+        outputs that overflowed to Inf/NaN or grew far beyond what training produced.
     """
 
     inputs: Tensor
@@ -47,6 +50,7 @@ class Inspection:
     output: Tensor
     layers: dict[str, LayerRecord]
     predictions: list[Prediction] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def layer_names(self) -> list[str]:
@@ -56,6 +60,59 @@ class Inspection:
         """``(N, T_valid)`` states of one sequence (neurons × its own valid steps)."""
         steps = int(self.lengths[sequence])
         return self.layers[layer][key][:steps, sequence].T
+
+
+LARGE_STATE: float = 1e6
+"""States or outputs of larger magnitude are flagged by :func:`value_warnings`: a trained
+model's states are of order 1 to 100, so such values mean the input drove it far outside
+anything it learned (e.g. IndRNN neurons with ``|u| > 1`` over many more steps than in
+training grow as ``|u|^t``)."""
+
+
+def value_warnings(output: Tensor, layers: dict[str, LayerRecord],
+                   trained_steps: int | None = None) -> list[str]:
+    """Flag a run whose numbers are not to be trusted: Inf/NaN or huge states and outputs.
+
+    Parameters
+    ----------
+    output : Tensor
+        The model's readout.
+    layers : dict of str to LayerRecord
+        Time-major ``(T, B, N)`` recorded states.
+    trained_steps : int, optional
+        The sequence length the model was trained on (named in the messages).
+
+    Returns
+    -------
+    list of str
+        One message per problem, empty if every state and output is finite and below
+        :data:`LARGE_STATE` in magnitude.
+    """
+    warnings = []
+    trained = f" (trained on {trained_steps:,} steps)" if trained_steps else ""
+    for name, layer in layers.items():
+        hidden = layer.hidden
+        if hidden.numel() == 0:
+            continue
+        bad = ~torch.isfinite(hidden)
+        if bad.any():
+            step = int(bad.flatten(1).any(1).nonzero()[0])
+            why = ("; neurons with |u| > 1 grow as |u|^t over long inputs"
+                   if layer.kind == "indrnn" else "")
+            warnings.append(f"{name}: states are Inf/NaN from step {step:,} of "
+                            f"{hidden.shape[0]:,}{trained}{why}: the outputs are not meaningful")
+            continue
+        peak = float(hidden.abs().max())
+        if peak > LARGE_STATE:
+            warnings.append(f"{name}: states reach {peak:.3g} over {hidden.shape[0]:,} steps"
+                            f"{trained}, far beyond anything seen in training: read the outputs "
+                            "with care")
+    if output.numel() and not torch.isfinite(output).all():
+        warnings.append("the output holds Inf or NaN: the prediction is not meaningful")
+    elif output.numel() and float(output.abs().max()) > LARGE_STATE:
+        warnings.append(f"the output reaches {float(output.abs().max()):.3g}: far outside what "
+                        "the model was trained to produce")
+    return warnings
 
 
 def describe(output: Tensor, info: Any) -> Prediction:
@@ -94,6 +151,11 @@ def inspect_input(model: nn.Module, inputs: Tensor, lengths: Tensor | None = Non
         ``(B,)`` valid steps; all ``T`` when omitted.
     info : TaskInfo, optional
         The task's description, to put predictions into words.
+
+    Returns
+    -------
+    Inspection
+        With :attr:`Inspection.warnings` set when states or outputs overflowed or grew huge.
     """
     if lengths is None:
         lengths = torch.full((inputs.shape[0],), inputs.shape[1], dtype=torch.int64)
@@ -103,6 +165,8 @@ def inspect_input(model: nn.Module, inputs: Tensor, lengths: Tensor | None = Non
                        lengths.to(device) if last_step else None)
     output = recording.output[0].detach().cpu()
     inspection = Inspection(inputs, lengths, output, recording.layers)
+    inspection.warnings = value_warnings(output, recording.layers,
+                                         getattr(info, "seq_len", None) or None)
     if info is not None:
         for b in range(inputs.shape[0]):
             readout = output[b] if last_step else output[b, int(lengths[b]) - 1]

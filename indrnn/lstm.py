@@ -212,9 +212,17 @@ class LSTM(nn.LSTM):
             projected = projected + getattr(self, f"bias_ih_{suffix}")
             projected = projected + getattr(self, f"bias_hh_{suffix}")
         steps = range(x.shape[0])
+        # One unbind, not projected[t] per step: each indexing's backward would write a whole
+        # (T, B, 4H) gradient, making backpropagation through time quadratic in T.
+        per_step = projected.unbind(0)
         kept: list[list[Tensor]] = [[] for _ in fields(LSTMGates)]
+        # Without autograd, write every step into preallocated tensors: one copy of the
+        # recording instead of 6 T small tensors and then their stacks (half the peak memory).
+        into = None if torch.is_grad_enabled() else (
+            projected.new_empty((5, x.shape[0], *c.shape)),
+            projected.new_empty((x.shape[0], *h.shape)))
         for t in reversed(steps) if suffix.endswith("_reverse") else steps:
-            i, f, g, o = (projected[t] + h @ w_hh.T).chunk(4, dim=-1)
+            i, f, g, o = (per_step[t] + h @ w_hh.T).chunk(4, dim=-1)
             i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
             c_t = f * c + i * g
             h_t = o * c_t.tanh()
@@ -227,8 +235,15 @@ class LSTM(nn.LSTM):
                 ok = valid[t].unsqueeze(-1)
                 h, c = torch.where(ok, h_t, h), torch.where(ok, c_t, c)
                 step = [torch.where(ok, value, 0.0) for value in step]
+            if into is not None:
+                for k in range(5):
+                    into[0][k, t] = step[k]
+                into[1][t] = step[5]
+                continue
             for values, value in zip(kept, step, strict=True):
                 values.append(value)
+        if into is not None:
+            return LSTMGates(*into[0].unbind(0), into[1]), h, c
         if suffix.endswith("_reverse"):
             kept = [values[::-1] for values in kept]
         return LSTMGates(*(torch.stack(values) for values in kept)), h, c

@@ -13,6 +13,7 @@ from indrnn.analysis import (
 )
 from indrnn.figures.gradients import gradient_maps, gradient_over_time
 from indrnn.figures.memory import flag_counts, impulse_figure, tau_histogram, u_strip
+from indrnn.limits import MAX_GRADIENT_STEPS
 from ui.resources import pretrained
 from ui.sidebar import partner_run, sidebar
 from ui.widgets import layer_picker, neuron_picker, sequence_picker, waiting_for_input
@@ -64,6 +65,11 @@ if layer is not None:
     st.plotly_chart(impulse_figure(response), width="stretch", theme=None)
 
 st.subheader("Gradient through time")
+if steps > MAX_GRADIENT_STEPS:
+    st.info(f"Exact gradients through time are computed for inputs of up to "
+            f"{MAX_GRADIENT_STEPS:,} steps; this sequence has {steps:,}. The impulse response "
+            "above and the memory of each neuron hold at any length.")
+    st.stop()
 x = inspection.inputs[sequence: sequence + 1, :steps]
 runs = [(context.name, model, inspection)]
 if other is not None:
