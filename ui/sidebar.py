@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from indrnn import catalog
+from indrnn import catalog, limits
 from indrnn.checkpoint import Checkpoint, CheckpointError, load
 from indrnn.data import TASKS
 from indrnn.data.uploads import (
@@ -27,13 +28,16 @@ from indrnn.data.uploads import (
     prepare_for_model,
 )
 from indrnn.inspection import Inspection, inspect_input
-from indrnn.limits import MAX_UPLOAD_BYTES
+from indrnn.limits import MAX_CHECKPOINT_UPLOAD_BYTES, MAX_UPLOAD_BYTES
 from ui import resources
 
 UPLOAD = "Upload a checkpoint…"
 SOURCES = ("Example", "Upload a file", "Type or paste")
-MAX_SEQUENCES = 32  #: sequences of one file run at once (the rest are listed, not run)
+MAX_SEQUENCES = limits.RUN_SEQUENCES  #: sequences of one file run (the rest are listed, not run)
 KEPT_RUNS = 4  #: model runs kept per session
+#: Bytes of model runs kept per session: runs of earlier inputs are dropped, oldest first,
+#: while the session's runs hold more (the current input's runs are always kept).
+KEPT_RUN_BYTES = 256 * 2**20
 
 
 @dataclass
@@ -78,19 +82,38 @@ def _remember(key: str, value: Any, query: str | None = None) -> None:
         st.query_params[query] = value
 
 
+def limits_help(*rows: str) -> str:
+    """The limits named ``rows`` (all when none), from :func:`indrnn.limits.describe`, as one
+    line of help text for an uploader."""
+    return "Limits: " + "; ".join(f"{what}: {value}" for what, value in limits.describe()
+                                  if not rows or what in rows) + "."
+
+
+def _shown(text: str) -> str:
+    """A name from the URL, made harmless for Markdown (letters, digits and ``_./-%`` kept)."""
+    kept = re.sub(r"[^A-Za-z0-9_./%-]", "?", text[:80])
+    return kept + ("…" if len(text) > 80 else "")
+
+
 def _choose_model() -> tuple[str, Checkpoint] | None:
     listed = catalog.models()
     names = [*listed, UPLOAD]
     _remembered("model_choice", names, "model")
+    asked = st.query_params.get("model")
     name = st.sidebar.selectbox(
         "Model", names, format_func=lambda n: n if n == UPLOAD else listed[n].title,
         key="model_choice")
+    if asked is not None and asked not in names:  # never a path: only listed names are loaded
+        st.sidebar.warning(f"The link asks for a model `{_shown(asked)}` that is not among the "
+                           f"models in models/; showing {name} instead.")
     _remember("model_choice", name, "model")
     if name != UPLOAD:
         return name, resources.pretrained(name)
     files = st.sidebar.file_uploader(
         "Checkpoint: NAME.json and NAME.safetensors", type=["json", "safetensors"],
-        accept_multiple_files=True, key="checkpoint_upload")
+        accept_multiple_files=True, key="checkpoint_upload",
+        max_upload_size=MAX_CHECKPOINT_UPLOAD_BYTES >> 20,
+        help="Saved with `indrnn.save`; never a pickle. " + limits_help("checkpoint upload"))
     if not files:
         kept = st.session_state.get("uploaded_checkpoint")
         if kept:  # uploaded on another page of this session
@@ -111,6 +134,10 @@ def _load_uploaded(files: list[Any]) -> Checkpoint:
     if set(by_suffix) != {".json", ".safetensors"} or len(files) != 2:
         raise CheckpointError("expected exactly two files, NAME.json and NAME.safetensors; "
                               f"got {', '.join(f.name for f in files)}")
+    for upload in files:
+        if upload.size > MAX_CHECKPOINT_UPLOAD_BYTES:
+            raise CheckpointError(f"{upload.name}: {upload.size:,} bytes; the limit is "
+                                  f"{MAX_CHECKPOINT_UPLOAD_BYTES:,} per file")
     digest = hashlib.sha256(b"".join(f.getvalue() for f in files)).hexdigest()
     cached = st.session_state.get("uploaded_checkpoint")
     if cached and cached[0] == digest:
@@ -147,7 +174,10 @@ def _choose_input(task: Any, task_name: str) -> tuple[str, ParsedInput] | None:
     if source == "Upload a file":
         upload = st.sidebar.file_uploader(
             "Sequence file (CSV, NPY, NPZ, TXT, PNG)", key="sequence_upload",
-            type=["csv", "tsv", "txt", "npy", "npz", "png"])
+            type=["csv", "tsv", "txt", "npy", "npz", "png"],
+            max_upload_size=MAX_UPLOAD_BYTES >> 20,
+            help=limits_help(*(what for what, _ in limits.describe()
+                               if what not in ("checkpoint upload", "gradient through time"))))
         if upload is not None:
             if upload.size > MAX_UPLOAD_BYTES:
                 raise UploadError(f"the file has {upload.size:,} bytes; the limit is "
@@ -193,7 +223,18 @@ def _run(model_name: str, checkpoint: Checkpoint, parsed: ParsedInput, task: Any
                                       parsed.lengths[:count], task.info)
         while len(runs) > KEPT_RUNS:
             runs.pop(next(iter(runs)))
+        earlier = [k for k in runs if k[1] != input_key]
+        while earlier and sum(map(run_bytes, runs.values())) > KEPT_RUN_BYTES:
+            runs.pop(earlier.pop(0))
     return runs[key]
+
+
+def run_bytes(run: Inspection) -> int:
+    """Bytes held by a run's tensors: inputs, lengths, outputs and every layer's states."""
+    tensors = [run.inputs, run.lengths, run.output]
+    for layer in run.layers.values():
+        tensors += [layer.hidden, *layer.tensors.values()]
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def sidebar() -> Context | None:
@@ -220,6 +261,8 @@ def sidebar() -> Context | None:
         st.sidebar.caption(note)
     st.sidebar.caption(parsed.summary)
     inspection = _run(name, checkpoint, parsed, task, input_key)
+    for warning in inspection.warnings:
+        st.sidebar.warning(warning)
     return Context(name, checkpoint, task, parsed, inspection, input_key)
 
 

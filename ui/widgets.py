@@ -6,7 +6,11 @@ from typing import Any
 
 import streamlit as st
 
+from indrnn import catalog
+from indrnn.analysis import rank_neurons
+from indrnn.analysis.ablation import NeuronImpact
 from indrnn.inspection import Inspection, inspect_dataset
+from ui import resources
 from ui.sidebar import Context
 
 
@@ -51,7 +55,11 @@ def neuron_picker(neurons: int, where: Any = st) -> int:
 
 
 def dataset_run(context: Context) -> Inspection:
-    """The model's run over held-out test data, once per model per session."""
+    """The model's run over held-out test data: shared by all sessions for a listed model
+    (:func:`ui.resources.dataset_states`, read-only), else (an uploaded checkpoint) once per
+    session, one model at a time."""
+    if context.name in catalog.models():
+        return resources.dataset_states(context.name)
     runs: dict[str, Inspection] = st.session_state.setdefault("dataset_runs", {})
     if context.name not in runs:
         with st.spinner("Running the model over held-out test data…"):
@@ -76,3 +84,26 @@ def waiting_for_input() -> None:
 
     st.info("Choose a model and an input in the sidebar.")
     st.plotly_chart(decay_curves(), width="stretch", theme=None)
+
+
+KEPT_RANKINGS = 16  #: neuron rankings by ablation impact kept per session
+
+
+def impact_ranking(context: Context, sequence: int, layer: str, mode: str = "silence", *,
+                   compute: bool = False) -> NeuronImpact | None:
+    """The layer's neurons ranked by ablation impact on this sequence, if ranked in this session.
+
+    ``compute`` ranks them now (one model run per neuron) unless done already. The Ablation and
+    Neurons pages share the rankings.
+    """
+    rankings: dict[tuple, NeuronImpact] = st.session_state.setdefault("ablation_rankings", {})
+    key = (context.name, context.input_key, sequence, layer, mode)
+    if compute and key not in rankings:
+        steps = int(context.inspection.lengths[sequence])
+        inputs = context.inspection.inputs[sequence: sequence + 1, :steps]
+        size = context.inspection.layers[layer].hidden.shape[-1]
+        with st.spinner(f"Ablating the {size} neurons of {layer} one by one…"):
+            rankings[key] = rank_neurons(context.checkpoint.model, inputs, layer, mode=mode)
+        while len(rankings) > KEPT_RANKINGS:
+            rankings.pop(next(iter(rankings)))
+    return rankings.get(key)
