@@ -5,12 +5,13 @@ import streamlit as st
 
 from indrnn.analysis import top_activations
 from indrnn.analysis.locate import indrnn_layers
-from indrnn.figures.neurons import activation_heatmap, neuron_scatter, neuron_trace, weight_bars
+from indrnn.figures.neurons import neuron_scatter, neuron_trace, sortable_heatmap, weight_bars
 from indrnn.figures.overlays import firing_windows, firings_table, pixel_overlay, text_html
 from indrnn.inspection import neuron_table
 from ui.sidebar import sidebar
 from ui.widgets import (
     dataset_run,
+    impact_ranking,
     layer_picker,
     neuron_picker,
     sequence_picker,
@@ -37,18 +38,21 @@ table = neuron_table(context.checkpoint.model, context.inspection, layer)
 states = context.inspection.states(layer, sequence).T.numpy()  # (T, N)
 
 
-@st.fragment
-def sorted_heatmap() -> None:
-    """Re-sorting redraws this part alone: nothing else on the page depends on the order."""
-    sort_label = st.selectbox("Sort neurons by", list(SORTS), key="neuron_sort")
-    values = table[SORTS[sort_label]].numpy()
-    order = list(np.argsort(np.nan_to_num(values, nan=-np.inf, posinf=np.inf))[::-1])
-    st.plotly_chart(activation_heatmap(
-        states, order=order, title=f"{layer}: neurons (sorted by {sort_label}) × steps"),
-        width="stretch", theme=None)
+# Largest first; orders whose values are all NaN (u of an LSTM layer, the readout weight of a
+# layer below the last) are left out.
+orders = {label: list(np.argsort(-np.nan_to_num(table[key].numpy(), nan=-np.inf),
+                                 kind="stable"))
+          for label, key in SORTS.items() if not table[key].isnan().all()}
+if record.kind == "indrnn":
+    ranking = impact_ranking(context, sequence, layer, compute=st.button(
+        "Also sort by ablation impact", key="neurons_rank_impact",
+        help="Silence each neuron alone on this sequence (one model run per neuron) and sort by "
+             "how much the output changes."))
+    if ranking is not None:
+        orders["ablation impact"] = [int(n) for n in ranking.neurons]
+# The menu in the figure re-sorts in the browser: no rerun, no data sent again.
+st.plotly_chart(sortable_heatmap(states, orders, title=layer), width="stretch", theme=None)
 
-
-sorted_heatmap()
 
 @st.fragment
 def neuron_details() -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from indrnn import catalog
-from indrnn.analysis import Ablation, ablation_metrics, rank_neurons
+from indrnn.analysis import Ablation, ablation_metrics
 from indrnn.figures.ablation import ablation_bars, ablation_over_time, impact_bars
 from indrnn.figures.neurons import neuron_scatter
 from indrnn.figures.overview import prediction_bars, regression_bars
@@ -20,7 +20,7 @@ from indrnn.inspection import (
 )
 from indrnn.tasks import objective_for
 from ui.sidebar import sidebar
-from ui.widgets import layer_picker, sequence_picker, waiting_for_input
+from ui.widgets import impact_ranking, layer_picker, sequence_picker, waiting_for_input
 
 st.set_page_config(page_title="Ablation · IndRNN Inspector", layout="wide")
 context = sidebar()
@@ -30,7 +30,7 @@ if context is None:
     st.stop()
 
 MODES = {"silence (h = 0)": "silence", "take memory away (u = 0)": "memory"}
-KEPT = 16  #: metric results and rankings kept per session
+KEPT = 16  #: metric results kept per session
 model = context.checkpoint.model
 inspection = context.inspection
 
@@ -119,15 +119,8 @@ else:
 st.subheader("Which neurons matter")
 st.caption(f"Ablate each neuron of {layer} alone ({mode_label}) on this sequence and rank them "
            "by the mean absolute change of the output.")
-rankings = st.session_state.setdefault("ablation_rankings", {})
-rank_key = (context.name, context.input_key, sequence, layer, mode)
-if st.button("Rank neurons by impact", key="rank_neurons"):
-    x = inspection.inputs[sequence: sequence + 1, :steps]
-    with st.spinner(f"Ablating the {size} neurons of {layer} one by one…"):
-        rankings[rank_key] = rank_neurons(model, x, layer, mode=mode)
-    while len(rankings) > KEPT:
-        rankings.pop(next(iter(rankings)))
-ranking = rankings.get(rank_key)
+ranking = impact_ranking(context, sequence, layer, mode,
+                         compute=st.button("Rank neurons by impact", key="rank_neurons"))
 if ranking is not None:
     left, right = st.columns(2)
     left.plotly_chart(impact_bars(ranking, y_title="mean |output change|"),

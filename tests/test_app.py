@@ -1,5 +1,6 @@
 """The app's pages under Streamlit's AppTest: every model, examples, uploads, bad input."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,24 @@ def test_neuron_view_follows_the_picked_neuron():
     model = catalog.load_model("basicmotions_indrnn").model
     assert u == pytest.approx(float(model.body.weight_hh_l1[7]), rel=1e-3)
     assert at.query_params["neuron"] in ("7", ["7"])
+
+
+def _heatmap_menu(at: AppTest) -> list[str]:
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        for menu in spec["layout"].get("updatemenus", []):
+            return [button["label"] for button in menu["buttons"]]
+    raise AssertionError("no chart with a sort menu")
+
+
+def test_neurons_sort_by_ablation_impact_once_ranked_and_share_it_with_the_ablation_page():
+    at = _app("basicmotions_indrnn")
+    at.switch_page("pages/1_Neurons.py").run()
+    assert "u" in _heatmap_menu(at) and "ablation impact" not in _heatmap_menu(at)
+    at.button(key="neurons_rank_impact").click().run()
+    assert not at.exception, at.exception
+    assert _heatmap_menu(at)[-1] == "ablation impact"
+    at.switch_page("pages/4_Ablation.py").run()
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+              for c in at.get("plotly_chart")]
+    assert any("impact" in t.lower() for t in titles), titles  # ranked once, shown on both
