@@ -540,7 +540,8 @@ JSON_LEAVES = st.one_of(
                      -0.0, "IndRNN", "LSTM", "SequenceModel", "DenseIndRNN", "relu", "tanh",
                      "float64", "float16", "int64", "last", "every", "before", "os:system",
                      "__import__", "../x", ""]),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
+    st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=False),  # see CELLS
+    st.text(max_size=8))
 JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
     max_leaves=8)
@@ -677,11 +678,13 @@ class Tally:
 
 
 CELLS = st.one_of(
-    st.floats().map(repr),  # includes nan, inf, 1e308, 5e-324
+    # Generated subnormals are off: the app (and other tests in this worker) flush them to zero
+    # process-wide, and hypothesis then refuses to draw them; "5e-324" is listed instead.
+    st.floats(allow_subnormal=False).map(repr),  # includes nan, inf, 1e308
     st.integers(-10**6, 10**6).map(str),
     st.sampled_from(["1e308", "-1e308", "1e400", "-1e400", "NaN", "nan", "inf", "-Infinity",
-                     "1e30", "1e-400", "", " ", "abc", "0,5", "1_000", "0x10", '"1"', "'2'",
-                     "１", "٣", "1e6", "1000001", "255", "0", "1", "0.5"]),
+                     "1e30", "1e-400", "5e-324", "", " ", "abc", "0,5", "1_000", "0x10", '"1"',
+                     "'2'", "１", "٣", "1e6", "1000001", "255", "0", "1", "0.5"]),
     st.text(max_size=4))
 ENCODINGS = ("utf-8", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "latin-1",
              "cp1252", "utf-32")
