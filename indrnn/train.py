@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init-from", help="start from the weights of this checkpoint (same "
                         "architecture), e.g. a model trained on shorter sequences")
     parser.add_argument("--eval-limit", type=int, help="score only this many held-out samples")
+    parser.add_argument("--keep-last", action="store_true", help="write the last weights; by "
+                        "default the weights of the best validation score are written")
     parser.add_argument("--rank-weights", help="folder: every process writes its final weights "
                         "there (to check data-parallel runs agree)")
     return parser.parse_args(argv)
@@ -88,7 +90,7 @@ def save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                meta: dict[str, Any]) -> None:
     """Model and optimiser tensors in safetensors, the rest in JSON; no pickle."""
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {f"model.{k}": v for k, v in _weights(model).items()}
     state = optimizer.state_dict()
     for index, values in state["state"].items():
         for key, value in values.items():
@@ -98,6 +100,10 @@ def save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
     (folder / "state.json.tmp").write_text(json.dumps({**meta, "param_groups": groups}))
     os.replace(folder / "state.tmp", folder / "state.safetensors")
     os.replace(folder / "state.json.tmp", folder / "state.json")
+
+
+def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
 
 def load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
@@ -181,6 +187,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             progress.set_postfix(loss=f"{loss.item():.4f}",
                                  **{objective.metric: f"{meta['history'][-1][1]:.4f}"})
             if rank == 0:
+                if meta.get("best_step") == meta["step"]:  # before the state that names it
+                    run_dir.mkdir(parents=True, exist_ok=True)
+                    save_file(_weights(model), run_dir / "best.tmp")
+                    os.replace(run_dir / "best.tmp", run_dir / "best.safetensors")
                 save_state(run_dir, model, optimizer, meta)
     progress.close()
     if args.rank_weights:
@@ -189,6 +199,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
                   folder / f"rank{rank}.safetensors")
     card: dict[str, Any] = {}
+    best = run_dir / "best.safetensors"
+    if rank == 0 and not args.keep_last and meta.get("best_step") and best.exists():
+        # model selection on the validation split; the card's test metric is of these weights
+        model.load_state_dict(load_file(best, device=str(device)))
     if rank == 0:
         card = _write_model(args, recipe, task, objective, model, meta, steps, batch_size,
                             device, world)
@@ -206,7 +220,7 @@ def _evaluate_and_schedule(objective: Objective, model: nn.Module,
     value = objective.evaluate(model, split, limit)[objective.metric]
     meta["history"].append([meta["step"], value])
     if objective.better(value, meta["best"]):
-        meta["best"], meta["stale"] = value, 0
+        meta["best"], meta["stale"], meta["best_step"] = value, 0, meta["step"]
         return
     meta["stale"] += 1
     if meta["stale"] >= recipe.patience:
@@ -229,6 +243,8 @@ def _write_model(args: argparse.Namespace, recipe: Recipe, task: Any, objective:
         "training": {"command": args.command, "seed": args.seed, "steps": steps,
                      "initialised_from": args.init_card,
                      "batch_size": batch_size, "processes": world,
+                     "weights_from_step": (meta["step"] if args.keep_last
+                                           else meta.get("best_step") or meta["step"]),
                      "wall_time_s": round(meta["seconds"], 1), "hardware": hardware(device),
                      "validation_history": meta["history"]},
         "metrics": {"test": test, "test_slice": test_slice,

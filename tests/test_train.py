@@ -155,3 +155,16 @@ def test_warmup_ramps_the_learning_rate_up_from_zero(tmp_path):
     state = json.loads(state_file.read_text())
     assert [group["lr"] for group in state["param_groups"]] == pytest.approx([3e-3, 3e-3])
     assert indrnn.load(out).card["recipe"]["warmup"] == 4
+
+
+def test_the_written_weights_are_those_of_the_best_validation_score(tmp_path):
+    out = _train(tmp_path, 20)
+    card = indrnn.load(out).card["training"]
+    history = card["validation_history"]
+    best_step = min(history, key=lambda pair: pair[1])[0]
+    assert card["weights_from_step"] == best_step
+    (best_file,) = (tmp_path / "runs").glob("*/best.safetensors")
+    written, best = load_file(f"{out}.safetensors"), load_file(best_file)
+    assert all(torch.equal(written[k], best[k]) for k in best)
+    last = _train(tmp_path / "last", 20, "--keep-last")
+    assert indrnn.load(last).card["training"]["weights_from_step"] == 20
