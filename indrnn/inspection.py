@@ -53,6 +53,14 @@ class Inspection:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def nbytes(self) -> int:
+        """Bytes held by the run's tensors: inputs, lengths, outputs and every layer's records."""
+        tensors = [self.inputs, self.lengths, self.output]
+        for layer in self.layers.values():
+            tensors += [layer.hidden, *layer.tensors.values()]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    @property
     def layer_names(self) -> list[str]:
         return list(self.layers)
 

@@ -196,8 +196,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if args.rank_weights:
         folder = Path(args.rank_weights)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                  folder / f"rank{rank}.safetensors")
+        save_file(_weights(model), folder / f"rank{rank}.safetensors")
     card: dict[str, Any] = {}
     best = run_dir / "best.safetensors"
     if rank == 0 and not args.keep_last and meta.get("best_step") and best.exists():

@@ -19,7 +19,7 @@ from indrnn.inspection import (
     top_readout_neuron,
 )
 from indrnn.tasks import objective_for
-from ui.sidebar import sidebar
+from ui.sidebar import keep_newest, sidebar
 from ui.widgets import impact_ranking, layer_picker, sequence_picker, waiting_for_input
 
 st.set_page_config(page_title="Ablation · IndRNN Inspector", layout="wide")
@@ -104,8 +104,7 @@ else:
         if key not in cache:
             with st.spinner("Scoring the original and the ablated model on held-out data…"):
                 cache[key] = ablation_metrics(model, objective, ablations, limit=limit)
-            while len(cache) > KEPT:
-                cache.pop(next(iter(cache)))
+            keep_newest(cache, KEPT)
         result = cache[key]
         st.caption(f"On the first {limit:,} {'characters' if lm else 'sequences'} of the "
                    "held-out test data: the ablated model's value and its change.")

@@ -82,6 +82,12 @@ def _remember(key: str, value: Any, query: str | None = None) -> None:
         st.query_params[query] = value
 
 
+def keep_newest(store: dict, most: int) -> None:
+    """Drop a per-session store's oldest entries (insertion order) until ``most`` remain."""
+    while len(store) > most:
+        store.pop(next(iter(store)))
+
+
 def limits_help(*rows: str) -> str:
     """The limits named ``rows`` (all when none), from :func:`indrnn.limits.describe`, as one
     line of help text for an uploader."""
@@ -207,8 +213,7 @@ def _parsed(name: str, data: bytes, info: Any) -> tuple[str, ParsedInput]:
     parsed: dict[tuple[str, str], ParsedInput] = st.session_state.setdefault("parsed", {})
     if (key, info.name) not in parsed:
         parsed[(key, info.name)] = parse_upload(name, data, info)
-        while len(parsed) > KEPT_RUNS:
-            parsed.pop(next(iter(parsed)))
+        keep_newest(parsed, KEPT_RUNS)
     return key, parsed[(key, info.name)]
 
 
@@ -221,20 +226,11 @@ def _run(model_name: str, checkpoint: Checkpoint, parsed: ParsedInput, task: Any
         with st.spinner("Running the model and recording every layer…"):
             runs[key] = inspect_input(checkpoint.model, parsed.inputs[:count],
                                       parsed.lengths[:count], task.info)
-        while len(runs) > KEPT_RUNS:
-            runs.pop(next(iter(runs)))
+        keep_newest(runs, KEPT_RUNS)
         earlier = [k for k in runs if k[1] != input_key]
-        while earlier and sum(map(run_bytes, runs.values())) > KEPT_RUN_BYTES:
+        while earlier and sum(run.nbytes for run in runs.values()) > KEPT_RUN_BYTES:
             runs.pop(earlier.pop(0))
     return runs[key]
-
-
-def run_bytes(run: Inspection) -> int:
-    """Bytes held by a run's tensors: inputs, lengths, outputs and every layer's states."""
-    tensors = [run.inputs, run.lengths, run.output]
-    for layer in run.layers.values():
-        tensors += [layer.hidden, *layer.tensors.values()]
-    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def sidebar() -> Context | None:

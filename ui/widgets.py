@@ -11,7 +11,7 @@ from indrnn.analysis import rank_neurons
 from indrnn.analysis.ablation import NeuronImpact
 from indrnn.inspection import Inspection, inspect_dataset
 from ui import resources
-from ui.sidebar import Context
+from ui.sidebar import Context, keep_newest
 
 
 def _remembered_choice(label: str, options: list[Any], key: str, query: str,
@@ -104,6 +104,5 @@ def impact_ranking(context: Context, sequence: int, layer: str, mode: str = "sil
         size = context.inspection.layers[layer].hidden.shape[-1]
         with st.spinner(f"Ablating the {size} neurons of {layer} one by one…"):
             rankings[key] = rank_neurons(context.checkpoint.model, inputs, layer, mode=mode)
-        while len(rankings) > KEPT_RANKINGS:
-            rankings.pop(next(iter(rankings)))
+        keep_newest(rankings, KEPT_RANKINGS)
     return rankings.get(key)
