@@ -10,7 +10,7 @@ from indrnn.bounds import (
 )
 from indrnn.checkpoint import Checkpoint, CheckpointError, load, save
 from indrnn.layers import IndRNN, IndRNNCell, IndRNNRecurrence
-from indrnn.lstm import LSTM, LSTMGates
+from indrnn.lstm import LSTM, LSTMGates, chrono_init_
 from indrnn.networks import DenseIndRNN, PlainIndRNN, ResIndRNN, TimeBatchNorm
 from indrnn.record import LayerRecord, Recording, record
 from indrnn.recurrence import indrnn_recurrence
@@ -29,6 +29,7 @@ __all__ = [
     "Recording",
     "ResIndRNN",
     "TimeBatchNorm",
+    "chrono_init_",
     "clamp_after_each_step",
     "clamp_recurrent_weights_",
     "indrnn_recurrence",

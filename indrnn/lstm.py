@@ -249,6 +249,45 @@ class LSTM(nn.LSTM):
         return LSTMGates(*(torch.stack(values) for values in kept)), h, c
 
 
+@torch.no_grad()
+def chrono_init_(lstm: nn.LSTM, max_timescale: float) -> nn.LSTM:
+    """Chrono initialisation of the gate biases (Tallec & Ollivier, ICLR 2018), in place.
+
+    Each unit's forget-gate bias is drawn as ``log(U(1, max_timescale - 1))`` and its input-gate
+    bias is its negative; the other biases are zero. A unit's forget gate then starts near
+    ``1 - 1/τ`` with ``τ`` spread over ``[2, max_timescale]``, so that some cells carry their
+    state over the whole sequence from the first step on. PyTorch's default (biases near 0,
+    forget gates near 1/2) forgets within a few steps, which leaves an LSTM reading only the last
+    step of a 784-step sequence at chance.
+
+    Parameters
+    ----------
+    lstm : nn.LSTM
+        Any ``nn.LSTM`` with ``bias=True`` (gate order i, f, g, o as PyTorch's).
+    max_timescale : float
+        The longest dependency to expect, in steps (> 2), e.g. the sequence length.
+
+    Returns
+    -------
+    nn.LSTM
+        ``lstm``, for chaining. Uses the global torch RNG (seed it for reproducibility).
+    """
+    if not lstm.bias:
+        raise ValueError("chrono initialisation sets biases; this LSTM has bias=False")
+    if not max_timescale > 2:
+        raise ValueError(f"max_timescale must be > 2 steps, got {max_timescale}")
+    hidden = lstm.hidden_size
+    for name, bias in lstm.named_parameters():
+        if not name.startswith("bias_"):
+            continue
+        bias.zero_()
+        if name.startswith("bias_ih"):  # b_hh stays zero: the two are summed
+            forget = torch.empty(hidden).uniform_(1, max_timescale - 1).log_()
+            bias[hidden:2 * hidden] = forget
+            bias[:hidden] = -forget
+    return lstm
+
+
 def _pack_like(x: Tensor, like: PackedSequence) -> PackedSequence:
     """Pack time-major ``x`` ``(T, B, F)`` (original batch order) exactly as ``like`` is packed."""
     if like.sorted_indices is not None:

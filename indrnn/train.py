@@ -33,6 +33,7 @@ from tqdm import tqdm
 from indrnn.bounds import clamp_recurrent_weights_
 from indrnn.checkpoint import load, save
 from indrnn.data import load_task
+from indrnn.lstm import chrono_init_
 from indrnn.models import SequenceModel
 from indrnn.recipes import RECIPES, Recipe, get_recipe
 from indrnn.tasks import Objective, objective_for
@@ -49,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-every", type=int, help="default: the recipe's")
     parser.add_argument("--warmup", type=int, help="steps of linear learning-rate warm-up "
                         "(default: the recipe's; use it with --init-from)")
+    parser.add_argument("--lr-drops", type=int, nargs="+", metavar="STEP",
+                        help="multiply the learning rate by the recipe's lr_decay at these steps "
+                        "(default: the recipe's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda")
     parser.add_argument("--out", help="checkpoint path without suffix (default: models/NAME)")
@@ -132,7 +136,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     recipe_kwargs = {} if args.seq_len is None else {"seq_len": args.seq_len}
     recipe = get_recipe(args.recipe, **recipe_kwargs)
     overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-                 "eval_every": args.eval_every, "warmup": args.warmup}
+                 "eval_every": args.eval_every, "warmup": args.warmup,
+                 "lr_drops": None if args.lr_drops is None else tuple(args.lr_drops)}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     steps, batch_size, eval_every = recipe.steps, recipe.batch_size, recipe.eval_every
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -145,7 +150,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     task = load_task(recipe.task, **recipe.task_kwargs)
     objective = objective_for(task, recipe.window)
-    model = SequenceModel(**recipe.model).to(device)
+    model = SequenceModel(**recipe.model)
+    if recipe.chrono_timescale:
+        chrono_init_(model.body, recipe.chrono_timescale)
+    model = model.to(device)
     args.init_card = None
     if args.init_from:
         source = load(args.init_from)
@@ -172,6 +180,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         if meta["step"] < recipe.warmup:
             for group in optimizer.param_groups:
                 group["lr"] = recipe.lr * (meta["step"] + 1) / recipe.warmup
+        if meta["step"] in recipe.lr_drops:  # before the step, so a resumed run drops it once
+            for group in optimizer.param_groups:
+                group["lr"] *= recipe.lr_decay
         optimizer.zero_grad(set_to_none=True)
         loss = objective.loss(trained, batch)
         loss.backward()

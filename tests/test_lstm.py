@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from indrnn.lstm import LSTM, LSTMGates
+from indrnn.lstm import LSTM, LSTMGates, chrono_init_
 from indrnn.record import record
 
 TOL = {"rtol": 1e-10, "atol": 1e-12}
@@ -256,3 +257,26 @@ def test_bad_packed_input_and_hx():
         lstm.forward_with_gates(x, (h[:, :3], c))
     with pytest.raises(ValueError, match=r"c_0 of shape \(2, 4, 5\), got \(1, 4, 5\)"):
         lstm(x, (h, c[:1]))
+
+
+def test_chrono_init_sets_forget_biases_to_log_timescales_and_input_biases_to_their_negative():
+    torch.manual_seed(0)
+    lstm = LSTM(3, 64, num_layers=2)
+    chrono_init_(lstm, 784)
+    for layer in range(2):
+        b_ih, b_hh = getattr(lstm, f"bias_ih_l{layer}"), getattr(lstm, f"bias_hh_l{layer}")
+        i, f, g, o = b_ih.detach().chunk(4)
+        assert torch.all(f >= 0) and torch.all(f <= math.log(783))
+        assert f.max() > math.log(100)  # spread up to long timescales, not bunched
+        torch.testing.assert_close(i, -f)
+        assert torch.all(g == 0) and torch.all(o == 0) and torch.all(b_hh == 0)
+    # a unit's forget gate at zero input keeps a cell for ~exp(f) steps: long memory from step 1
+    x = torch.zeros(784, 1, 3)
+    _, _, gates = lstm.forward_with_gates(x)
+    assert gates["l0"].forget_gate[0].max() > 0.99
+
+def test_chrono_init_refuses_lstms_without_bias_and_short_timescales():
+    with pytest.raises(ValueError, match="bias=False"):
+        chrono_init_(LSTM(2, 4, bias=False), 100)
+    with pytest.raises(ValueError, match="max_timescale"):
+        chrono_init_(LSTM(2, 4), 2)

@@ -157,6 +157,25 @@ def test_warmup_ramps_the_learning_rate_up_from_zero(tmp_path):
     assert indrnn.load(out).card["recipe"]["warmup"] == 4
 
 
+def test_lr_drops_cut_the_rate_once_at_their_step_across_resumes(tmp_path):
+    import json
+
+    out, runs = tmp_path / "m", tmp_path / "runs"
+    common = ["adding-indrnn", "--seq-len", "20", "--eval-every", "1", "--batch-size", "4",
+              "--lr", "4e-3", "--lr-drops", "2", "--eval-limit", "10", "--out", str(out),
+              "--runs", str(runs)]
+
+    def rates(steps: str) -> list[float]:
+        train_main([*common, "--steps", steps])
+        (state_file,) = runs.glob("*/state.json")
+        return [group["lr"] for group in json.loads(state_file.read_text())["param_groups"]]
+
+    assert rates("2") == pytest.approx([4e-3, 4e-3])  # the drop is due before step 3
+    assert rates("3") == pytest.approx([8e-4, 8e-4])  # resumed: dropped by lr_decay 0.2
+    assert rates("4") == pytest.approx([8e-4, 8e-4])  # resumed past it: not dropped again
+    assert indrnn.load(out).card["recipe"]["lr_drops"] == [2]
+
+
 def test_the_written_weights_are_those_of_the_best_validation_score(tmp_path):
     out = _train(tmp_path, 20)
     card = indrnn.load(out).card["training"]
