@@ -93,6 +93,11 @@ def test_every_page_renders_charts_without_errors(server, browser):
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
         assert page.locator(".js-plotly-plot").count() >= 1, f"no chart on {name}"
         page.screenshot(path=str(ARTIFACTS / f"page_{name or 'Overview'}.png"), full_page=True)
+    # The page menu names every page by its title, the home page included (not "app").
+    menu = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+    assert [label.strip() for label in menu] == ["Overview", "Neurons", "Memory",
+                                                  "IndRNN vs LSTM", "Ablation", "Patterns",
+                                                  "Discovery", "Export"]
     page.close()
 
 
