@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from indrnn.devices import model_device
 from indrnn.record import LayerRecord, record
 
 
@@ -167,7 +168,7 @@ def inspect_input(model: nn.Module, inputs: Tensor, lengths: Tensor | None = Non
     """
     if lengths is None:
         lengths = torch.full((inputs.shape[0],), inputs.shape[1], dtype=torch.int64)
-    device = next(model.parameters()).device
+    device = model_device(model)
     last_step = getattr(model, "readout", "last") == "last"
     recording = record(model, inputs.to(device),
                        lengths.to(device) if last_step else None)
@@ -359,9 +360,8 @@ def output_change(model: nn.Module, inspection: Inspection, sequence: int,
 
     steps = int(inspection.lengths[sequence])
     x = inspection.inputs[sequence: sequence + 1, :steps]
-    device = next(model.parameters()).device
-    result = compare_outputs(model, x.to(device), ablations)
-    original, ablated = result.original[0].detach().cpu(), result.ablated[0].detach().cpu()
+    result = compare_outputs(model, x, ablations)
+    original, ablated = result.original[0], result.ablated[0]
     kind = info.output_kind
     if kind == "regression":
         names = tuple(f"output {k}" for k in range(original.numel()))

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from indrnn.data import SequenceSplit, seeded_generator
 from indrnn.data.text import bptt_batches, random_windows
+from indrnn.devices import model_device
 from indrnn.models import detach_state
 
 TRAIN_STREAM = 7  #: generator stream of training batches (held-out sets use others)
@@ -81,10 +82,6 @@ def _slices(split: SequenceSplit, limit: int | None, batch_size: int):
         yield Batch(split.inputs[part], split.targets[part], lengths)
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 class Regression(Objective):
     """The adding problem: MSE of the output at the last step."""
 
@@ -102,7 +99,7 @@ class Regression(Objective):
                  batch_size: int = 100) -> dict[str, float]:
         total, count = 0.0, 0
         for batch in _slices(getattr(self.task, split), limit, batch_size):
-            batch = batch.to(_device(model))
+            batch = batch.to(model_device(model))
             total += F.mse_loss(model(batch.inputs, batch.lengths)[0], batch.targets,
                                 reduction="sum").item()
             count += batch.targets.numel()
@@ -133,7 +130,7 @@ class Classification(Objective):
                  batch_size: int = 100) -> dict[str, float]:
         loss, correct, count = 0.0, 0, 0
         for batch in _slices(getattr(self.task, split), limit, batch_size):
-            batch = batch.to(_device(model))
+            batch = batch.to(model_device(model))
             logits = model(batch.inputs, batch.lengths)[0]
             loss += F.cross_entropy(logits, batch.targets, reduction="sum").item()
             correct += (logits.argmax(-1) == batch.targets).sum().item()
@@ -170,7 +167,7 @@ class LanguageModel(Objective):
         window = min(self.window, max(1, len(tokens) // batch_size - 1))
         total, count, state = 0.0, 0, None
         for chunk in bptt_batches(tokens, batch_size, window):
-            chunk = chunk.to(_device(model))
+            chunk = chunk.to(model_device(model))
             logits, state = model(chunk[:, :-1], state=state)
             state = detach_state(state)
             total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -33,6 +32,7 @@ from tqdm import tqdm
 from indrnn.bounds import clamp_recurrent_weights_
 from indrnn.checkpoint import load, save
 from indrnn.data import load_task
+from indrnn.devices import device_name, pick_device
 from indrnn.lstm import chrono_init_
 from indrnn.models import SequenceModel
 from indrnn.recipes import RECIPES, Recipe, get_recipe
@@ -72,12 +72,6 @@ def model_name(recipe: Recipe) -> str:
     """``adding1000_indrnn`` for recipe ``adding-indrnn`` at T = 1000."""
     task, _, kind = recipe.name.partition("-")
     return f"{task}{recipe.task_kwargs.get('seq_len', '')}_{kind}"
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -122,12 +116,6 @@ def load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer)
             state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
     return meta
-
-
-def hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
@@ -255,7 +243,7 @@ def _write_model(args: argparse.Namespace, recipe: Recipe, task: Any, objective:
                      "batch_size": batch_size, "processes": world,
                      "weights_from_step": (meta["step"] if args.keep_last
                                            else meta.get("best_step") or meta["step"]),
-                     "wall_time_s": round(meta["seconds"], 1), "hardware": hardware(device),
+                     "wall_time_s": round(meta["seconds"], 1), "hardware": device_name(device),
                      "validation_history": meta["history"]},
         "metrics": {"test": test, "test_slice": test_slice,
                     "test_slice_size": objective.slice_size},

@@ -16,18 +16,35 @@ import torch
 from indrnn import catalog
 from indrnn.checkpoint import Checkpoint
 from indrnn.data import load_task
+from indrnn.devices import default_device, device_name
 from indrnn.inspection import Inspection, inspect_dataset
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@st.cache_resource(max_entries=1)
+def compute_device() -> tuple[torch.device, str]:
+    """Where the app runs models: ``INDRNN_DEVICE`` or, by default, the GPU when one is
+    present. Returns the device and a line for the sidebar (why the CPU, if it fell back)."""
+    try:
+        device = default_device()
+    except ValueError as error:
+        return torch.device("cpu"), f"INDRNN_DEVICE: {error}; running on the CPU instead."
+    return device, f"Models run on {device_name(device)}."
+
+
+def ready_for_app(checkpoint: Checkpoint) -> Checkpoint:
+    """Freeze a loaded checkpoint's model and move it to :func:`compute_device` (in place)."""
+    for parameter in checkpoint.model.parameters():
+        parameter.requires_grad_(False)
+    checkpoint.model.to(compute_device()[0])
+    return checkpoint
+
+
 @st.cache_resource(max_entries=16, show_spinner="Loading the model…")
 def pretrained(name: str) -> Checkpoint:
     """A listed model, loaded once per server and shared: never modify it."""
-    checkpoint = catalog.load_model(name)
-    for parameter in checkpoint.model.parameters():
-        parameter.requires_grad_(False)
-    return checkpoint
+    return ready_for_app(catalog.load_model(name))
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the task's data…")

@@ -155,8 +155,7 @@ def _load_uploaded(files: list[Any]) -> Checkpoint:
     task = checkpoint.card.get("task")
     if task not in TASKS:
         raise CheckpointError(f"card['task'] must name one of {', '.join(TASKS)}; got {task!r}")
-    for parameter in checkpoint.model.parameters():
-        parameter.requires_grad_(False)
+    resources.ready_for_app(checkpoint)
     st.session_state["uploaded_checkpoint"] = (digest, checkpoint, Path(files[0].name).stem)
     return checkpoint
 
@@ -237,6 +236,7 @@ def sidebar() -> Context | None:
     """Draw the sidebar; return the context, or ``None`` (with the reason shown) if incomplete."""
     resources.flush_denormals()
     st.sidebar.title("IndRNN Inspector")
+    st.sidebar.caption(resources.compute_device()[1])
     chosen = _choose_model()
     if chosen is None:
         return None

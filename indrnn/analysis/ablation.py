@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from indrnn.analysis._common import model_output
 from indrnn.analysis.locate import find_indrnn_layer
+from indrnn.devices import model_device
 from indrnn.tasks import Batch, Objective
 
 MODES = ("silence", "memory")
@@ -126,9 +127,11 @@ class AblationComparison:
 @torch.no_grad()
 def compare_outputs(model: nn.Module, x: Tensor,
                     ablations: Sequence[Ablation]) -> AblationComparison:
-    """Run ``model`` and an ablated copy on ``x`` and return both outputs."""
-    original = model_output(model(x))
-    ablated = model_output(ablated_copy(model, ablations)(x))
+    """Run ``model`` and an ablated copy on ``x`` (on the model's device) and return both
+    outputs, on the CPU."""
+    x = x.to(model_device(model))
+    original = model_output(model(x)).detach().cpu()
+    ablated = model_output(ablated_copy(model, ablations)(x)).detach().cpu()
     return AblationComparison(original, ablated, ablated - original)
 
 
@@ -208,6 +211,8 @@ def rank_neurons(model: nn.Module, inputs: Tensor | Batch, layer: str, *, mode: 
     private = copy.deepcopy(model)
     size = find_indrnn_layer(private, layer).hidden_size
     candidates = list(range(size)) if neurons is None else [int(n) for n in neurons]
+    device = model_device(private)
+    inputs = inputs.to(device)  # a Tensor or a Batch
     x = inputs.inputs if isinstance(inputs, Batch) else inputs
     if objective is not None:
         if not isinstance(inputs, Batch):

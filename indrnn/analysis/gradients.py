@@ -240,7 +240,7 @@ def saliency(model: nn.Module, x: Tensor, *, output_index: int | None = None,
         input_gradient = input_gradient.transpose(0, 1)
     result = Saliency(target.detach().cpu(), input_gradient.detach().cpu(),
                       input_gradient.detach().norm(dim=-1).cpu(),
-                      recording=Recording(output.detach(), recorder.layers))
+                      recording=Recording(output.detach().cpu(), recorder.layers))
     modules = indrnn_layers(model)
     for name, grad in zip(names, grads[1:]):
         rec = recorder.layers[name]

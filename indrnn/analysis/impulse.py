@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from indrnn.analysis._common import infer_nonlinearity, is_reverse, step_index, time_axis
 from indrnn.analysis.locate import indrnn_layers
+from indrnn.devices import model_device
 from indrnn.record import LayerRecord, record
 from indrnn.recurrence import indrnn_recurrence
 
@@ -150,6 +151,7 @@ def impulse_response(model: nn.Module, x: Tensor, layer: str, neuron: int, t0: i
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    x = x.to(model_device(model))  # records come back on the CPU
     base = record(model, x)
     if layer not in base.layers:
         raise KeyError(f"no layer {layer!r} recorded; known: {', '.join(base.layers)}")
