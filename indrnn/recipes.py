@@ -113,11 +113,12 @@ def adding(kind: str, seq_len: int = 1000) -> Recipe:
         why=("The paper's network, bound, learning rate and batch size, with the last layer's u "
              "kept near 1 (between (1/2)^(1/T) and 2^(1/T)): the readout sees only the last "
              "step, and with u drawn from U(0, 2^(1/T)) there too few neurons remember the first "
-             "marker (a 10,000-step run that way reached MSE 0.036 at T=1000); the learning "
-             "rate is "
-             "cut only after 3,000 steps without progress, as the loss moves slowly for long "
-             "stretches. The LSTM (same width, "
-             "one layer, ~67k parameters against ~34k) gets fewer steps: its sequential cell "
+             "marker (a 10,000-step run that way reached MSE 0.036 at T=1000). The learning "
+             "rate is cut on a plateau only after 3,000 steps without progress, as the loss "
+             "moves slowly for long stretches; at T=1000 the validation MSE then swung between "
+             "0.017 and 0.06 at lr 2e-4 while setting new bests, so a fixed cut (x0.2 at step "
+             "13,000, --lr-drops 13000) settles it under 0.01. The LSTM (same width, "
+             "one layer, ~68k parameters against ~17k) gets fewer steps: its sequential cell "
              "makes each step ~10x slower on this CPU, and it stays at the baseline regardless."),
     )
 

@@ -18,7 +18,7 @@ ALL=(basicmotions_indrnn basicmotions_lstm japanesevowels_indrnn japanesevowels_
      mnist5k_res21 adding5000_indrnn)
 for name in "${@:-${ALL[@]}}"; do
     case $name in
-        adding1000_indrnn) run "$name" adding-indrnn --seq-len 1000 --steps 13000 ;;
+        adding1000_indrnn) run "$name" adding-indrnn --seq-len 1000 --steps 16000 --lr-drops 13000 ;;
         adding1000_lstm)   run "$name" adding-lstm --seq-len 1000 ;;
         adding5000_indrnn) run "$name" adding-indrnn --seq-len 5000 --steps 2000 --warmup 200 \
                                --init-from models/adding1000_indrnn ;;
