@@ -91,13 +91,23 @@ def entry(name: str, folder: Path = MODELS_DIR) -> ModelEntry:
 
 
 def partner(name: str, folder: Path = MODELS_DIR) -> ModelEntry | None:
-    """The model trained on the same task and data beside ``name``: the LSTM for an IndRNN,
-    the plain IndRNN for an LSTM or a deep IndRNN; ``None`` if there is none."""
+    """The model trained on the same task and data beside ``name``; ``None`` if there is none.
+
+    The LSTM for an IndRNN and the IndRNN for an LSTM. Deep models pair by depth first (the
+    kind's digits: ``res21`` with ``lstm21``), else with the shallow one of the other family,
+    and a deep IndRNN without a deep LSTM with the plain IndRNN.
+    """
     this = entry(name, folder)
-    same_task = [e for e in models(folder).values()
-                 if e.name != name and e.task == this.task and e.task_kwargs == this.task_kwargs]
-    wanted = "indrnn" if this.is_lstm or this.kind != "indrnn" else "lstm"
-    return next((e for e in same_task if e.kind == wanted), None)
+    same_task = {e.kind: e for e in models(folder).values()
+                 if e.name != name and e.task == this.task and e.task_kwargs == this.task_kwargs}
+    depth = re.sub(r"^\D*", "", this.kind)
+    if this.is_lstm:
+        wanted = [k for k in same_task if not same_task[k].is_lstm and k.endswith(depth)
+                  ] if depth else []
+        wanted += ["indrnn"]
+    else:
+        wanted = [f"lstm{depth}", "indrnn"] if depth else ["lstm"]
+    return next((same_task[k] for k in wanted if k in same_task), None)
 
 
 def load_model(name: str, folder: Path = MODELS_DIR, device: str = "cpu") -> Checkpoint:

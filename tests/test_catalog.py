@@ -36,6 +36,21 @@ def test_lists_cards_and_pairs_models_of_the_same_task(folder):
     assert catalog.partner("adding20_indrnn", folder) is None  # other seq_len: no partner
 
 
+def test_deep_models_pair_by_depth_then_with_the_shallow_model(tmp_path):
+    res = {"architecture": "ResIndRNN", "config": {"input_size": 2, "hidden_size": 4,
+                                                   "num_blocks": 1}}
+    _save(tmp_path, "adding10_indrnn", {"architecture": "IndRNN",
+                                        "config": indrnn.IndRNN(2, 4).config()}, {"seq_len": 10})
+    _save(tmp_path, "adding10_lstm", lstm_spec(2, 4), {"seq_len": 10})
+    _save(tmp_path, "adding10_res3", res, {"seq_len": 10})
+    assert catalog.partner("adding10_res3", tmp_path).name == "adding10_indrnn"  # no deep LSTM
+    _save(tmp_path, "adding10_lstm3", lstm_spec(2, 4, num_layers=3), {"seq_len": 10})
+    assert catalog.partner("adding10_res3", tmp_path).name == "adding10_lstm3"
+    assert catalog.partner("adding10_lstm3", tmp_path).name == "adding10_res3"
+    assert catalog.partner("adding10_lstm", tmp_path).name == "adding10_indrnn"
+    assert catalog.partner("adding10_indrnn", tmp_path).name == "adding10_lstm"
+
+
 @pytest.mark.parametrize("name", ["../adding10_indrnn", "/etc/passwd", "notes", "adding10",
                                   "adding10_indrnn.json", ""])
 def test_names_outside_the_listing_are_refused(folder, name):
