@@ -15,14 +15,14 @@ run() {  # run LOGNAME ARGS...
 }
 ALL=(basicmotions_indrnn basicmotions_lstm japanesevowels_indrnn japanesevowels_lstm
      adding1000_indrnn mnist5k_indrnn chars_indrnn chars_lstm mnist5k_lstm adding1000_lstm
-     mnist5k_res21 adding5000_indrnn)
+     mnist5k_res21 mnist5k_lstm21 adding5000_indrnn)
 for name in "${@:-${ALL[@]}}"; do
     case $name in
         adding1000_indrnn) run "$name" adding-indrnn --seq-len 1000 --steps 16000 --lr-drops 13000 ;;
         adding1000_lstm)   run "$name" adding-lstm --seq-len 1000 ;;
-        adding5000_indrnn) run "$name" adding-indrnn --seq-len 5000 --steps 2000 --warmup 200 \
-                               --init-from models/adding1000_indrnn ;;
-        *_indrnn|*_lstm|*_res21) run "$name" "${name/_/-}" ;;
+        adding5000_indrnn) run "$name" adding-indrnn --seq-len 5000 --steps 3000 --warmup 200 \
+                               --lr 1e-4 --lr-drops 2000 --init-from models/adding1000_indrnn ;;
+        *_indrnn|*_lstm|*_res21|*_lstm21) run "$name" "${name/_/-}" ;;
         *) echo "unknown model $name" >&2; exit 2 ;;
     esac
 done
