@@ -60,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart", action="store_true", help="ignore saved training state")
     parser.add_argument("--init-from", help="start from the weights of this checkpoint (same "
                         "architecture), e.g. a model trained on shorter sequences")
+    parser.add_argument("--refit-readout", type=int, default=0, metavar="BATCHES",
+                        help="regression: after training, refit the linear readout of the "
+                        "written weights by least squares on this many training batches")
     parser.add_argument("--eval-limit", type=int, help="score only this many held-out samples")
     parser.add_argument("--keep-last", action="store_true", help="write the last weights; by "
                         "default the weights of the best validation score are written")
@@ -151,11 +154,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         args.init_card = {"path": args.init_from, "task_kwargs": source.card.get("task_kwargs"),
                           "training": source.card.get("training"),
                           "metrics": source.card.get("metrics", {}).get("test")}
-    optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay), lr=recipe.lr)
     name = model_name(recipe)
     run_dir = Path(args.runs) / name
+    resuming = (run_dir / "state.json").exists() and not args.restart
+    optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay), lr=recipe.lr)
     meta: dict[str, Any] = {"step": 0, "best": None, "stale": 0, "history": [], "seconds": 0.0}
-    if (run_dir / "state.json").exists() and not args.restart:
+    if resuming:
         meta = load_state(run_dir, model, optimizer)
     trained = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     progress = tqdm(total=steps, initial=meta["step"], desc=name, disable=rank != 0,
@@ -201,12 +205,57 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if rank == 0 and not args.keep_last and meta.get("best_step") and best.exists():
         # model selection on the validation split; the card's test metric is of these weights
         model.load_state_dict(load_file(best, device=str(device)))
+    if rank == 0 and args.refit_readout:
+        meta["readout_refit"] = refit_readout_(model, objective, args.refit_readout, batch_size,
+                                               args.seed)
     if rank == 0:
         card = _write_model(args, recipe, task, objective, model, meta, steps, batch_size,
                             device, world)
     if world > 1:
         torch.distributed.destroy_process_group()
     return card
+
+
+@torch.no_grad()
+def refit_readout_(model: SequenceModel, objective: Objective, batches: int, batch_size: int,
+                   seed: int) -> dict[str, float]:
+    """Refit ``model.head`` (weight and bias) by least squares on training batches, in place.
+
+    For regression only. Adam moves the readout's bias by about the learning rate per step, so
+    an offset left after fine-tuning at a small rate (e.g. on 5x longer sequences, where the
+    states' drift grows with T) can take thousands of steps to close; the least-squares readout
+    closes it at once. The batches are the first ``batches`` of the run's own training stream
+    (steps ``0 .. batches - 1`` of ``seed``). Returns the mean squared error on them before and
+    after, and how many sequences were used.
+    """
+    if objective.metric != "mse" or not isinstance(model.head, nn.Linear):
+        raise ValueError("--refit-readout needs a regression task and a linear readout")
+    features: list[torch.Tensor] = []
+    hook = model.head.register_forward_hook(lambda module, args, out: features.append(args[0]))
+    device = next(model.parameters()).device
+    model.eval()
+    targets, before = [], []
+    try:
+        for step in range(batches):
+            batch = objective.train_batch(batch_size, seed, step).to(device)
+            before.append(model(batch.inputs, batch.lengths)[0])
+            targets.append(batch.targets.reshape(len(batch.targets), -1))
+    finally:
+        hook.remove()
+    inputs, y = torch.cat(features), torch.cat(targets)
+    x = torch.cat([inputs.double().cpu(), torch.ones(len(inputs), 1, dtype=torch.float64)], 1)
+    # A touch of ridge: near-collinear states otherwise get large cancelling weights, which
+    # float32 then rounds into an offset.
+    gram = x.T @ x
+    ridge = 1e-6 * gram.diagonal()[:-1].mean().clamp_min(1e-12)
+    gram[:-1, :-1] += ridge * torch.eye(len(gram) - 1, dtype=gram.dtype)
+    solution = torch.linalg.solve(gram, x.T @ y.double().cpu())  # (N + 1, outputs)
+    model.head.weight.copy_(solution[:-1].T.to(device))
+    model.head.bias.copy_(solution[-1].to(device))
+    after = model.head(inputs)
+    return {"sequences": len(y),
+            "mse_before": float(((torch.cat(before).reshape(y.shape) - y) ** 2).mean()),
+            "mse_after": float(((after - y) ** 2).mean())}
 
 
 def _evaluate_and_schedule(objective: Objective, model: nn.Module,
@@ -244,7 +293,8 @@ def _write_model(args: argparse.Namespace, recipe: Recipe, task: Any, objective:
                      "weights_from_step": (meta["step"] if args.keep_last
                                            else meta.get("best_step") or meta["step"]),
                      "wall_time_s": round(meta["seconds"], 1), "hardware": device_name(device),
-                     "validation_history": meta["history"]},
+                     "validation_history": meta["history"],
+                     "readout_refit": meta.get("readout_refit")},
         "metrics": {"test": test, "test_slice": test_slice,
                     "test_slice_size": objective.slice_size},
         "paper": recipe.paper,

@@ -21,7 +21,8 @@ for name in "${@:-${ALL[@]}}"; do
         adding1000_indrnn) run "$name" adding-indrnn --seq-len 1000 --steps 16000 --lr-drops 13000 ;;
         adding1000_lstm)   run "$name" adding-lstm --seq-len 1000 ;;
         adding5000_indrnn) run "$name" adding-indrnn --seq-len 5000 --steps 3000 --warmup 200 \
-                               --lr 1e-4 --lr-drops 2000 --init-from models/adding1000_indrnn ;;
+                               --lr 1e-4 --lr-drops 2000 --refit-readout 20 \
+                               --init-from models/adding1000_indrnn ;;
         *_indrnn|*_lstm|*_res21|*_lstm21) run "$name" "${name/_/-}" ;;
         *) echo "unknown model $name" >&2; exit 2 ;;
     esac

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from indrnn import catalog
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+OVERVIEW = "pages/0_Overview.py"
 MODELS = sorted(catalog.models())
 TIMEOUT = 120
 
@@ -75,7 +76,7 @@ def test_an_uploaded_file_runs_and_is_kept_for_the_session():
     _upload(at, "mine.csv", data)
     assert not at.exception and not _errors(at)
     assert "Sequence 0 (9 steps)" in " ".join(m.value for m in at.markdown)
-    at.switch_page(APP).run()  # another page view: the upload is still there
+    at.switch_page(OVERVIEW).run()  # another page view: the upload is still there
     assert "Sequence 0 (9 steps)" in " ".join(m.value for m in at.markdown)
 
 

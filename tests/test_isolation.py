@@ -26,6 +26,7 @@ from indrnn import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
+OVERVIEW = "pages/0_Overview.py"
 EXAMPLES = ROOT / "examples"
 TIMEOUT = 180
 MODEL = "basicmotions_indrnn"
@@ -79,7 +80,7 @@ def _alice_csv() -> bytes:
 
 def _views(at: AppTest) -> dict[str, Any]:
     """What a session shows on the overview, the Neurons and the Ablation page."""
-    at.switch_page(APP).run()
+    at.switch_page(OVERVIEW).run()
     _healthy(at)
     overview = _texts(at)
     at.switch_page(NEURONS).run()

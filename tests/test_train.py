@@ -144,6 +144,45 @@ def test_init_from_starts_at_another_models_weights(tmp_path):
     assert source["path"] == str(first) and source["training"]["steps"] == 5
 
 
+class _ClassifyAll:
+    metric = "accuracy"
+
+
+def test_refit_readout_fits_the_head_by_least_squares(tmp_path):
+    from indrnn.tasks import objective_for
+    from indrnn.train import refit_readout_
+
+    first = _train(tmp_path, 10)
+    model = indrnn.load(first).model
+    objective = objective_for(load_task("adding", seq_len=60), 0)
+    stats = refit_readout_(model, objective, batches=3, batch_size=16, seed=0)
+    assert stats["sequences"] == 48
+    assert stats["mse_after"] < stats["mse_before"]
+    # the fitted head is the least-squares solution: its residuals are orthogonal to the features
+    features = []
+    hook = model.head.register_forward_hook(lambda m, a, o: features.append(a[0]))
+    batches = [objective.train_batch(16, 0, step) for step in range(3)]
+    with torch.no_grad():
+        residual = torch.cat([model(b.inputs)[0] - b.targets.view(-1, 1) for b in batches])
+    hook.remove()
+    x = torch.cat(features)
+    assert residual.abs().mean() > 0
+    cosine = (x.T @ residual).view(-1) / (x.norm(dim=0) * residual.norm() + 1e-12)
+    assert cosine.abs().max() < 1e-2, cosine.abs().max()  # float32 weights: not exactly 0
+    assert residual.mean().abs() < 0.02 * residual.std()  # the bias is fitted too
+    assert float((residual ** 2).mean()) == pytest.approx(stats["mse_after"], rel=1e-4)
+    # on the CLI: after training, on the written weights, recorded in the card
+    out = tmp_path / "m60"
+    train_main(["adding-indrnn", "--seq-len", "60", "--steps", "2", "--batch-size", "4",
+                "--eval-limit", "10", "--init-from", str(first), "--refit-readout", "2",
+                "--out", str(out), "--runs", str(tmp_path / "runs60")])
+    refit = indrnn.load(out).card["training"]["readout_refit"]
+    assert refit["sequences"] == 8 and refit["mse_after"] <= refit["mse_before"]
+    assert indrnn.load(_train(tmp_path, 2)).card["training"]["readout_refit"] is None
+    with pytest.raises(ValueError, match="regression"):
+        refit_readout_(indrnn.load(first).model, _ClassifyAll(), 1, 4, 0)
+
+
 def test_warmup_ramps_the_learning_rate_up_from_zero(tmp_path):
     import json
 
