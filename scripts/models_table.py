@@ -155,6 +155,17 @@ def render(cards: list[dict[str, Any]], skipped: list[str]) -> str:
             + f", {duration(training.get('wall_time_s'))}"
             + f" on {training.get('hardware', '—')}"
             + (f", seed {training['seed']}" if "seed" in training else ""),
+        ]
+        if training.get("initialised_from"):
+            start = training["initialised_from"]
+            lines.append(f"- started from `{start.get('path')}` "
+                         f"(trained with `{json.dumps(start.get('task_kwargs'))}`)")
+        if training.get("readout_refit"):
+            refit = training["readout_refit"]
+            lines.append(f"- readout refitted by least squares after training, on "
+                         f"{refit['sequences']:,} training sequences: MSE "
+                         f"{refit['mse_before']:.4g} before, {refit['mse_after']:.4g} after")
+        lines += [
             "",
             "```bash",
             str(training.get("command", "—")),
