@@ -1,6 +1,6 @@
 """The app's speed and page weight through the real server, in Debian's Chromium.
 
-    python bench/bench_app.py [--model adding1000_indrnn] [--repeats 3]
+    python bench/bench_app.py [--model adding5000_indrnn] [--repeats 3]
 
 Measures, on a 5,000-step adding-problem input (examples/adding_T5000_test0000.csv):
   * upload → first chart: from handing the file to the uploader until a Plotly chart is drawn;
@@ -37,7 +37,7 @@ def settled(page) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="adding1000_indrnn")
+    parser.add_argument("--model", default="adding5000_indrnn")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--upload-page", default="Neurons", help="page the upload is made on")
     args = parser.parse_args()

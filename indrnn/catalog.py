@@ -95,11 +95,23 @@ def partner(name: str, folder: Path = MODELS_DIR) -> ModelEntry | None:
 
     The LSTM for an IndRNN and the IndRNN for an LSTM. Deep models pair by depth first (the
     kind's digits: ``res21`` with ``lstm21``), else with the shallow one of the other family,
-    and a deep IndRNN without a deep LSTM with the plain IndRNN.
+    and a deep IndRNN without a deep LSTM with the plain IndRNN. Models of the same task and
+    settings (``task_kwargs``) come first; failing those, one of the same task with other
+    settings (the adding problem's LSTM trained at T = 1000 for the T = 5000 IndRNN): compare
+    the two entries' ``task_kwargs`` to tell.
     """
     this = entry(name, folder)
-    same_task = {e.kind: e for e in models(folder).values()
-                 if e.name != name and e.task == this.task and e.task_kwargs == this.task_kwargs}
+    others = [e for e in models(folder).values() if e.name != name and e.task == this.task]
+    for same_settings in (True, False):
+        found = _partner_among(this, [e for e in others
+                                      if (e.task_kwargs == this.task_kwargs) == same_settings])
+        if found is not None:
+            return found
+    return None
+
+
+def _partner_among(this: ModelEntry, candidates: list[ModelEntry]) -> ModelEntry | None:
+    same_task = {e.kind: e for e in candidates}
     depth = re.sub(r"^\D*", "", this.kind)
     if this.is_lstm:
         wanted = [k for k in same_task if not same_task[k].is_lstm and k.endswith(depth)

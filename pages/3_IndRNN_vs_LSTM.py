@@ -2,10 +2,12 @@
 their saturation (Karpathy et al. 2015), its effective memory beside IndRNN's τ, and both
 predictions side by side."""
 
+import json
 from dataclasses import replace
 
 import streamlit as st
 
+from indrnn import catalog
 from indrnn.analysis import gate_saturation, indrnn_memory, lstm_memory
 from indrnn.figures.compare import gate_heatmaps, gate_traces, memory_comparison, saturation_scatter
 from indrnn.figures.overview import prediction_bars, regression_bars
@@ -39,6 +41,12 @@ def comparison_runs():
 
 
 runs = comparison_runs()
+for name, _, _ in runs[1:]:
+    settings = catalog.entry(name).task_kwargs
+    if settings != context.card.get("task_kwargs", {}):
+        st.caption(f"No model was trained beside {context.name} with its settings "
+                   f"({json.dumps(context.card.get('task_kwargs', {}))}): {name} was trained "
+                   f"on the same task with {json.dumps(settings)}, and runs on this input too.")
 lstm = next(((n, m, r) for n, m, r in runs if layers_of_kind(r, "lstm")), None)
 ind = next(((n, m, r) for n, m, r in runs if layers_of_kind(r, "indrnn")), None)
 if len(runs) == 1:

@@ -33,7 +33,10 @@ def test_lists_cards_and_pairs_models_of_the_same_task(folder):
     assert listed["adding10_lstm"].is_lstm and listed["adding10_lstm"].body == "LSTM"
     assert catalog.partner("adding10_indrnn", folder).name == "adding10_lstm"
     assert catalog.partner("adding10_lstm", folder).name == "adding10_indrnn"
-    assert catalog.partner("adding20_indrnn", folder) is None  # other seq_len: no partner
+    # no LSTM at T = 20: the one of the same task at another length, its settings told apart
+    other = catalog.partner("adding20_indrnn", folder)
+    assert other.name == "adding10_lstm" and other.task_kwargs == {"seq_len": 10}
+    assert catalog.partner("adding10_lstm", folder).name == "adding10_indrnn"  # same T first
 
 
 def test_deep_models_pair_by_depth_then_with_the_shallow_model(tmp_path):

@@ -340,3 +340,7 @@ def test_language_model_pages_show_text_tracks_and_matched_text(tmp_path):
     at.switch_page("pages/7_Export.py").run()
     _ok(at)
     assert at.get("plotly_chart")
+    at.switch_page("pages/3_IndRNN_vs_LSTM.py").run()  # an upload has no partner: said so
+    _ok(at)
+    assert "No model was trained beside" in " ".join(i.value for i in at.info)
+    assert at.get("plotly_chart")

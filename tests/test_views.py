@@ -206,8 +206,10 @@ def test_the_comparison_of_an_lstm_puts_its_indrnn_partners_memory_beside_it():
     assert "IndRNN body.l0" in names and "LSTM body.l1" in names
 
 
-def test_a_model_without_partner_explains_and_still_draws_its_own():
-    at = _page("adding100_indrnn", COMPARE)
+def test_a_model_without_a_partner_of_its_settings_meets_the_tasks_lstm_named_as_such():
+    at = _page("adding5000_indrnn", COMPARE)
     _ok(at)
-    assert "No model was trained beside" in " ".join(i.value for i in at.info)
-    assert "Memory: IndRNN τ from u" in _titles(at)
+    said = " ".join(c.value for c in at.caption)
+    assert 'adding1000_lstm was trained on the same task with {"seq_len": 1000}' in said
+    assert "LSTM gates: adding1000_lstm" in [h.value for h in at.subheader]
+    assert "Memory: IndRNN τ from u, LSTM τ from mean forget gate" in _titles(at)
