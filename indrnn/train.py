@@ -156,10 +156,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                           "metrics": source.card.get("metrics", {}).get("test")}
     name = model_name(recipe)
     run_dir = Path(args.runs) / name
-    resuming = (run_dir / "state.json").exists() and not args.restart
+    if args.refit_readout and objective.metric != "mse":  # say so now, not after training
+        raise SystemExit(f"--refit-readout is for regression; {recipe.task} is scored by "
+                         f"{objective.metric}")
     optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay), lr=recipe.lr)
     meta: dict[str, Any] = {"step": 0, "best": None, "stale": 0, "history": [], "seconds": 0.0}
-    if resuming:
+    if (run_dir / "state.json").exists() and not args.restart:
         meta = load_state(run_dir, model, optimizer)
     trained = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     progress = tqdm(total=steps, initial=meta["step"], desc=name, disable=rank != 0,

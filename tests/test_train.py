@@ -181,6 +181,9 @@ def test_refit_readout_fits_the_head_by_least_squares(tmp_path):
     assert indrnn.load(_train(tmp_path, 2)).card["training"]["readout_refit"] is None
     with pytest.raises(ValueError, match="regression"):
         refit_readout_(indrnn.load(first).model, _ClassifyAll(), 1, 4, 0)
+    with pytest.raises(SystemExit, match="for regression; japanesevowels is scored by accuracy"):
+        train_main(["japanesevowels-indrnn", "--steps", "1", "--refit-readout", "2",
+                    "--out", str(tmp_path / "jv"), "--runs", str(tmp_path / "runs_jv")])
 
 
 def test_warmup_ramps_the_learning_rate_up_from_zero(tmp_path):
