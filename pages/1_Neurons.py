@@ -92,7 +92,7 @@ def neuron_details() -> None:
     left, right = st.columns(2)
     refs = indrnn_layers(context.checkpoint.model)
     if layer in refs and refs[layer].weight_ih is not None:
-        weights = refs[layer].weight_ih[neuron].detach().numpy()
+        weights = refs[layer].weight_ih[neuron].detach().cpu().numpy()
         first = layer == next(iter(context.inspection.layers))
         names = (list(context.info.channel_names) if first and context.info.channel_names
                  and len(context.info.channel_names) == len(weights)
@@ -104,7 +104,7 @@ def neuron_details() -> None:
     if head is not None and not np.isnan(float(table["readout"][neuron])):
         outputs = list(context.info.class_names or []) or [f"output {k}"
                                                             for k in range(head.out_features)]
-        right.plotly_chart(weight_bars(head.weight[:, neuron].detach().numpy(),
+        right.plotly_chart(weight_bars(head.weight[:, neuron].detach().cpu().numpy(),
                                        names=outputs[: head.out_features],
                                        title=f"Neuron {neuron} into the readout", x_title="output"),
                            width="stretch", theme=None)
