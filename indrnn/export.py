@@ -231,8 +231,8 @@ def _visible(part: str) -> str:
     return part.replace("\n", "↵").replace("\t", "→")
 
 
-def match_columns(matches: Sequence[Any], text: str | Sequence[str] | None = None
-                  ) -> dict[str, list[Any]]:
+def match_columns(matches: Sequence[Any], text: str | Sequence[str] | None = None,
+                  sequence_ids: Sequence[int] | None = None) -> dict[str, list[Any]]:
     """Pattern matches (:func:`indrnn.analysis.find_pattern`) as table columns, in their order.
 
     Parameters
@@ -241,6 +241,9 @@ def match_columns(matches: Sequence[Any], text: str | Sequence[str] | None = Non
     text : str or sequence of str, optional
         The characters of the sequence (or of each sequence): adds a ``text`` column with the
         matched characters, line breaks as ``↵``.
+    sequence_ids : sequence of int, optional
+        What to call each sequence (e.g. :attr:`indrnn.inspection.Inspection.source_indices`,
+        its index in the test split); its position in the batch by default.
 
     Returns
     -------
@@ -254,7 +257,8 @@ def match_columns(matches: Sequence[Any], text: str | Sequence[str] | None = Non
         out["text"] = []
     for rank, match in enumerate(matches, 1):
         out["rank"].append(rank)
-        out["sequence"].append(int(match.sequence))
+        out["sequence"].append(int(match.sequence if sequence_ids is None
+                                   else sequence_ids[int(match.sequence)]))
         out["start"].append(int(match.start))
         out["end"].append(int(match.end))
         out["steps"].append(int(match.end - match.start))

@@ -44,6 +44,9 @@ class Inspection:
     warnings : list of str
         Numbers the run should not be trusted on, in words (:func:`value_warnings`): states or
         outputs that overflowed to Inf/NaN or grew far beyond what training produced.
+    source_indices : Tensor, optional
+        ``(B,)`` for a run over held-out data (:func:`inspect_dataset`): each sequence's index
+        in the task's test split.
     """
 
     inputs: Tensor
@@ -52,6 +55,7 @@ class Inspection:
     layers: dict[str, LayerRecord]
     predictions: list[Prediction] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    source_indices: Tensor | None = None
 
     @property
     def nbytes(self) -> int:
@@ -215,9 +219,13 @@ def neuron_table(model: nn.Module, inspection: Inspection, layer: str) -> dict[s
 @torch.no_grad()
 def inspect_dataset(model: nn.Module, task: Any, limit: int = 64, text_chars: int = 4000,
                     ) -> Inspection:
-    """Run ``model`` over the first ``limit`` held-out test sequences (language models: the
-    first ``text_chars`` characters of the test stream in 8 lanes), for data-wide views such
-    as where a neuron fires most and pattern search."""
+    """Run ``model`` over ``limit`` held-out test sequences spread evenly over the test split
+    (language models: the first ``text_chars`` characters of the test stream in 8 lanes), for
+    data-wide views such as where a neuron fires most and pattern search.
+
+    Spread, not the first ``limit``: a split stored class by class (the MNIST digits' test set)
+    would otherwise give one class only. :attr:`Inspection.source_indices` says which.
+    """
     if task.info.output_kind == "per_step_lm":
         lanes = 8
         width = max(1, min(text_chars, len(task.test) - 1) // lanes)
@@ -225,8 +233,11 @@ def inspect_dataset(model: nn.Module, task: Any, limit: int = 64, text_chars: in
         return inspect_input(model, ids, None, task.info)
     split = task.test
     count = min(limit, len(split))
-    return inspect_input(model, split.inputs[:count],
-                         None if split.lengths is None else split.lengths[:count], task.info)
+    index = torch.linspace(0, len(split) - 1, count).round().long()
+    run = inspect_input(model, split.inputs[index],
+                        None if split.lengths is None else split.lengths[index], task.info)
+    run.source_indices = index
+    return run
 
 
 # What the comparison and ablation views draw: plain data, ready for :mod:`indrnn.figures`.

@@ -129,7 +129,10 @@ def neuron_details() -> None:
             from indrnn.data.text import decode
 
             texts = [decode(row) for row in data.inputs]
-        st.dataframe(firings_table(firings, texts), hide_index=True)
+        st.dataframe(firings_table(firings, texts, data.source_indices), hide_index=True)
+        if data.source_indices is not None:
+            st.caption(f"sequence: its index in the test split ({len(data.lengths)} held-out "
+                       "sequences spread over it).")
         traces = [data.layers[layer].hidden[: int(n), b, neuron].numpy()
                   for b, n in enumerate(data.lengths)]
         st.plotly_chart(firing_windows(traces, firings, text=texts), width="stretch", theme=None)

@@ -106,7 +106,7 @@ if matches:
     st.plotly_chart(pattern_windows(traces, neurons, matches, threshold=threshold, text=texts,
                                     title="The best matches, with context"),
                     width="stretch", theme=None)
-    columns = match_columns(matches, texts)
+    columns = match_columns(matches, texts, data.source_indices)
     st.dataframe(columns, hide_index=True)
     st.download_button("Matches as CSV", table_csv(columns), file_name="pattern_matches.csv",
                        mime="text/csv", key="pattern_csv")

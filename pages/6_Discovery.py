@@ -115,7 +115,8 @@ if info.output_kind == "classification_last_step":
                    format_func={"last": "its last step", "mean": "mean over its steps",
                                 "max": "max over its steps"}.get)
     count = len(data.lengths)
-    labels = context.task.test.targets[:count]
+    labels = (context.task.test.targets[:count] if data.source_indices is None
+              else context.task.test.targets[data.source_indices])
     features = sequence_features(hidden, how, lengths=data.lengths)
     selectivity = label_selectivity(features, labels, num_classes=info.num_classes)
     class_names = list(info.class_names or [str(c) for c in range(info.num_classes)])

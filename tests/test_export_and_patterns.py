@@ -229,7 +229,9 @@ def test_pattern_search_finds_a_picked_pattern_across_held_out_data():
     assert expected, "the chosen pattern should occur in the held-out data"
     assert f"**{len(expected)}** stretch" in _texts(at)
     table = at.dataframe[0].value
-    assert list(table["sequence"][:5]) == [m.sequence for m in expected[:5]]
+    # named by their index in the test split (the run spreads over it)
+    assert list(table["sequence"][:5]) == [int(data.source_indices[m.sequence])
+                                           for m in expected[:5]]
     assert list(table["start"][:5]) == [m.start for m in expected[:5]]
     assert list(table["end"][:5]) == [m.end for m in expected[:5]]
     assert table["score"][0] == pytest.approx(expected[0].score)
@@ -271,12 +273,28 @@ def test_discovery_ranks_neurons_by_track_and_by_class():
     assert at.selectbox(key="discovery_neuron").value == int(np.nanargmax(np.abs(ranked.r)))
     data = inspect_dataset(checkpoint.model, task)
     features = sequence_features(data.layers["body.l1"].hidden, "last", data.lengths)
-    selectivity = label_selectivity(features, task.test.targets[: len(data.lengths)], 9)
+    selectivity = label_selectivity(features, task.test.targets[data.source_indices], 9)
     table = at.dataframe[0].value
     assert int(table["neuron"][0]) == int(np.argmax(selectivity.eta_squared))
     eta = np.sort(selectivity.eta_squared)[::-1][: len(table)]
     np.testing.assert_allclose(table.iloc[:, 1].to_numpy(float), eta, atol=1e-4)
-    assert any("Not among these held-out sequences" in c.value for c in at.caption)
+    # the run is spread over the test split, so every speaker is among its sequences
+    assert sorted(set(task.test.targets[data.source_indices].tolist())) == list(range(9))
+    assert not any("Not among these held-out sequences" in c.value for c in at.caption)
+
+
+def test_the_held_out_run_spreads_over_a_test_split_stored_class_by_class():
+    checkpoint = catalog.load_model("mnist5k_indrnn")
+    task = load_task("mnist5k", **checkpoint.card["task_kwargs"])
+    assert task.test.targets[:64].unique().tolist() == [0]  # stored class by class
+    data = inspect_dataset(checkpoint.model, task, limit=40)
+    index = data.source_indices
+    assert len(index) == 40 and index[0] == 0 and index[-1] == len(task.test) - 1
+    torch.testing.assert_close(data.inputs, task.test.inputs[index])
+    assert task.test.targets[index].unique().tolist() == list(range(10))
+    at = _page("pages/6_Discovery.py", "mnist5k_indrnn")
+    _ok(at)
+    assert not any("all of one class" in i.value for i in at.info)
 
 
 def test_discovery_has_the_adding_problems_tracks():

@@ -163,6 +163,7 @@ def test_firings_table_and_windows():
     table = F.firings_table(firings, text)
     assert table[0] == {"rank": 1, "sequence": 0, "step": 4, "value": 2.5,
                         "context": "↵c[d]ef"}
+    assert F.firings_table(firings, text, sequence_ids=[307])[1]["sequence"] == 307
     fig = F.firing_windows(np.arange(len(text), dtype=float), firings, text=text)
     assert types(fig) == ["scatter", "scatter"] and list(fig.data[0].x) == [2, 3, 4, 5, 6]
 

@@ -167,8 +167,8 @@ def _window_text(text: str | Sequence[str] | None, firing: Firing) -> str:
             + "]" + _visible(source[firing.step + 1 : firing.end]))
 
 
-def firings_table(firings: Sequence[Firing], text: str | Sequence[str] | None = None
-                  ) -> list[dict[str, object]]:
+def firings_table(firings: Sequence[Firing], text: str | Sequence[str] | None = None,
+                  sequence_ids: Sequence[int] | None = None) -> list[dict[str, object]]:
     """The top firings of a neuron (:func:`indrnn.analysis.top_activations`) as table rows.
 
     Parameters
@@ -177,14 +177,18 @@ def firings_table(firings: Sequence[Firing], text: str | Sequence[str] | None = 
     text : str or sequence of str, optional
         The characters of the sequence (or of each sequence): the context column shows the
         window with the firing character in brackets, newlines as ``↵``.
+    sequence_ids : sequence of int, optional
+        What to call each sequence (e.g. :attr:`Inspection.source_indices`, its index in the
+        test split); its position in the batch by default.
 
     Returns
     -------
     list of dict
         ``rank``, ``sequence``, ``step``, ``value`` (4 significant digits) and ``context``.
     """
-    return [{"rank": rank, "sequence": f.sequence, "step": f.step,
-             "value": float(f"{f.value:.4g}"), "context": _window_text(text, f)}
+    return [{"rank": rank,
+             "sequence": f.sequence if sequence_ids is None else int(sequence_ids[f.sequence]),
+             "step": f.step, "value": float(f"{f.value:.4g}"), "context": _window_text(text, f)}
             for rank, f in enumerate(firings, 1)]
 
 
