@@ -2,6 +2,7 @@
 reopens this view."""
 
 import re
+from functools import partial
 
 import streamlit as st
 
@@ -27,7 +28,6 @@ if context is None:
     st.stop()
 
 inspection = context.inspection
-AUTO_BUILD_BYTES = 64 * 1024 * 1024  #: larger recordings are compressed only on request
 stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", context.name).strip("_") or "model"
 
 st.subheader("The recording")
@@ -38,20 +38,10 @@ st.caption("Every recorded layer's states for the current input, as a compressed
            "cells), time-major (T, B, N); u as (N,).")
 contents = recording_contents(inspection)
 raw = sum(row["bytes"] for row in contents)
-# The archive is built once per model and input in this session; a large one only on request.
-built = st.session_state.get("export_npz")
-if built is not None and built[0] != (context.name, context.input_key):
-    built = st.session_state["export_npz"] = None
-if built is None and (raw <= AUTO_BUILD_BYTES
-                      or st.button(f"Build the archive ({raw / 1e6:.0f} MB of arrays)",
-                                   key="export_npz_build")):
-    with st.spinner("Compressing the recording…"):
-        built = ((context.name, context.input_key), recording_npz(inspection))
-    st.session_state["export_npz"] = built
-if built is not None:
-    st.download_button(f"Recording (NPZ, {len(built[1]) / 1e6:.2f} MB)", built[1],
-                       file_name=f"{stem}_recording.npz", mime="application/zip",
-                       key="export_npz_button")
+# Built when the button is clicked, not kept: a session holds its run once, not its archive too.
+st.download_button(f"Recording (NPZ; {raw / 1e6:.2f} MB of arrays before compression)",
+                   partial(recording_npz, inspection), file_name=f"{stem}_recording.npz",
+                   mime="application/zip", key="export_npz_button")
 with st.expander("What the archive holds"):
     st.dataframe([{"key": row["key"], "shape": str(row["shape"]), "dtype": row["dtype"],
                    "MB": round(row["bytes"] / 1e6, 3)} for row in contents], hide_index=True)

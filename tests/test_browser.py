@@ -120,3 +120,22 @@ def test_upload_in_the_browser(server, browser):
     text = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
     assert "12" in text and "Traceback" not in page.inner_text("body")
     page.close()
+
+
+def test_the_recording_downloads_as_an_npz_built_on_click(server, browser):
+    import numpy as np
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.goto(f"{server}/Export?model=japanesevowels_indrnn")
+    _settle(page)
+    _assert_healthy(page, "export")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Recording (NPZ").click()
+    path = ARTIFACTS / "recording.npz"
+    download.value.save_as(path)
+    with np.load(path, allow_pickle=False) as archive:
+        assert {"inputs", "lengths", "outputs", "body.l0/hidden"} <= set(archive.files)
+        steps, batch, neurons = archive["body.l0/hidden"].shape
+        assert batch == archive["inputs"].shape[0] and neurons == 64
+        assert steps == archive["inputs"].shape[1]  # time-major states of batch-first inputs
+    page.close()

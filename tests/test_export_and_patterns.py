@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 import numpy as np
 import pytest
 import torch
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from indrnn import catalog
@@ -304,13 +305,22 @@ def test_discovery_has_the_adding_problems_tracks():
     assert {"marker_seen", "steps_since_first_marker", "time step", "input marker"} <= names
 
 
-def test_export_page_offers_the_run_tables_and_the_link():
+def test_export_page_offers_the_run_tables_and_the_link(monkeypatch):
+    deferred = {}  # the archive is built on click: catch the callable Streamlit is given
+    register = MediaFileManager.add_deferred
+
+    def spy(self, data, *args, **kwargs):
+        deferred[file_id := register(self, data, *args, **kwargs)] = data
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
     name = "japanesevowels_indrnn"
     at = _page("pages/7_Export.py", name, layer="body.l1")
     _ok(at)
     labels = " ".join(b.label for b in at.download_button)
     assert "Recording (NPZ" in labels and "body.l1 (CSV)" in labels and "Memory" in labels
-    built = at.session_state["export_npz"][1]
+    assert "export_npz" not in at.session_state  # no copy of the archive kept per session
+    built = deferred[at.download_button(key="export_npz_button").proto.deferred_file_id]()
     inspection = at.session_state["runs"][next(iter(at.session_state["runs"]))]
     with np.load(io.BytesIO(built), allow_pickle=False) as archive:
         np.testing.assert_array_equal(archive["body.l1/hidden"],
