@@ -49,7 +49,8 @@ def device_name(device: torch.device) -> str:
     """``"NVIDIA H100 80GB HBM3"`` or ``"x86_64 CPU, 2 threads"``, for a caption or a card."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    # platform.machine(), not platform.processor(): on Linux the latter runs `uname -p`
+    return f"{platform.machine() or 'unknown'} CPU, {torch.get_num_threads()} threads"
 
 
 __all__ = ["default_device", "device_name", "model_device", "pick_device"]

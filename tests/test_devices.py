@@ -14,7 +14,7 @@ from indrnn import catalog
 from indrnn.analysis import compare_outputs, rank_neurons, saliency
 from indrnn.analysis.ablation import Ablation
 from indrnn.analysis.impulse import impulse_response
-from indrnn.devices import default_device, model_device, pick_device
+from indrnn.devices import default_device, device_name, model_device, pick_device
 from indrnn.inspection import inspect_input
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -46,6 +46,19 @@ def test_indrnn_device_overrides_the_default(monkeypatch):
 def test_model_device_is_where_the_parameters_are():
     assert model_device(nn.Linear(2, 3)) == torch.device("cpu")
     assert model_device(nn.ReLU()) == torch.device("cpu")  # no parameters: the CPU
+
+
+def test_naming_the_cpu_runs_no_program(monkeypatch):
+    import platform
+    import subprocess
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a program was run: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(platform, "_uname_cache", None, raising=False)  # not answered from cache
+    name = device_name(torch.device("cpu"))
+    assert name.endswith(f"CPU, {torch.get_num_threads()} threads") and platform.machine() in name
 
 
 def test_the_app_says_where_models_run_and_falls_back_to_the_cpu(monkeypatch):
