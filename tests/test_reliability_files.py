@@ -26,7 +26,7 @@ import tracemalloc
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -662,6 +662,26 @@ def check_outcome(parse: Callable[[], ParsedInput], info: Any) -> str:
     return "parsed"
 
 
+def fuzz_parser(name: str, cases: st.SearchStrategy, direct: Callable[[Any, Any], Any],
+                suffixes: Sequence[str]) -> None:
+    """Run ``CASES[name]`` drawn ``(task, file)`` cases through a parser, called directly or
+    through ``parse_upload`` under one of ``suffixes``; each must parse or be refused cleanly
+    (:func:`check_outcome`), and both outcomes must occur (:class:`Tally`)."""
+    tally = Tally()
+
+    @_settings(name)
+    @given(case=cases, via=st.sampled_from([None, *suffixes]))
+    def check(case: tuple[str, Any], via: str | None) -> None:
+        task, data = case
+        info = task_info(task)
+        parse = (lambda: direct(data, info)) if via is None else (
+            lambda: parse_upload(f"upload{via}", data, info))
+        tally.add(check_outcome(parse, info))
+
+    check()
+    tally.check(name)
+
+
 class Tally:
     """Outcomes of one property test: every case counted, and both outcomes must occur."""
 
@@ -740,19 +760,7 @@ def csv_files(draw) -> tuple[str, bytes]:
 
 
 def test_fuzz_csv():
-    tally = Tally()
-
-    @_settings("csv")
-    @given(case=csv_files(), via=st.sampled_from(["parse_csv", ".csv", ".tsv", ".txt", ".dat"]))
-    def check(case: tuple[str, bytes], via: str) -> None:
-        task, data = case
-        info = task_info(task)
-        parse = (lambda: parse_csv(data, info)) if via == "parse_csv" else (
-            lambda: parse_upload(f"upload{via}", data, info))
-        tally.add(check_outcome(parse, info))
-
-    check()
-    tally.check("csv")
+    fuzz_parser("csv", csv_files(), parse_csv, [".csv", ".tsv", ".txt", ".dat"])
 
 
 def _npy(array: np.ndarray, fortran: bool) -> bytes:
@@ -839,22 +847,14 @@ def npy_files(draw, task: str) -> bytes:
     return data
 
 
+def _with_task(tasks: Sequence[str], files: Callable[[str], st.SearchStrategy]
+               ) -> st.SearchStrategy:
+    """(task, file) pairs whose files are drawn for their task."""
+    return st.sampled_from(tasks).flatmap(lambda task: files(task).map(lambda f: (task, f)))
+
+
 def test_fuzz_npy():
-    tally = Tally()
-
-    @_settings("npy")
-    @given(data=st.data())
-    def check(data: st.DataObject) -> None:
-        task = data.draw(st.sampled_from(NUMBER_HEAVY))
-        blob = data.draw(npy_files(task))
-        via = data.draw(st.sampled_from(["parse_npy", ".npy", ".bin"]))
-        info = task_info(task)
-        parse = (lambda: parse_npy(blob, info)) if via == "parse_npy" else (
-            lambda: parse_upload(f"upload{via}", blob, info))
-        tally.add(check_outcome(parse, info))
-
-    check()
-    tally.check("npy")
+    fuzz_parser("npy", _with_task(NUMBER_HEAVY, npy_files), parse_npy, [".npy", ".bin"])
 
 
 MEMBER_NAMES = ("inputs", "inputs", "lengths", "targets", "labels", "x", "../inputs",
@@ -897,20 +897,7 @@ def npz_files(draw, task: str) -> bytes:
 
 
 def test_fuzz_npz():
-    tally = Tally()
-
-    @_settings("npz")
-    @given(data=st.data())
-    def check(data: st.DataObject) -> None:
-        task = data.draw(st.sampled_from(NUMBER_HEAVY))
-        blob = data.draw(npz_files(task))
-        info = task_info(task)
-        parse = (lambda: parse_npz(blob, info)) if data.draw(st.booleans()) else (
-            lambda: parse_upload("upload.npz", blob, info))
-        tally.add(check_outcome(parse, info))
-
-    check()
-    tally.check("npz")
+    fuzz_parser("npz", _with_task(NUMBER_HEAVY, npz_files), parse_npz, [".npz"])
 
 
 @st.composite
@@ -929,19 +916,8 @@ def text_files(draw) -> bytes:
 
 
 def test_fuzz_text():
-    tally = Tally()
-
-    @_settings("text")
-    @given(data=text_files(), task=st.sampled_from(["cpython_chars"] * 4 + list(NUMERIC_TASKS)),
-           via=st.sampled_from(["parse_text", ".txt", ".py", ""]))
-    def check(data: bytes, task: str, via: str) -> None:
-        info = task_info(task)
-        parse = (lambda: parse_text(data, info)) if via == "parse_text" else (
-            lambda: parse_upload(f"upload{via}", data, info))
-        tally.add(check_outcome(parse, info))
-
-    check()
-    tally.check("text")
+    tasks = st.sampled_from(["cpython_chars"] * 4 + list(NUMERIC_TASKS))
+    fuzz_parser("text", st.tuples(tasks, text_files()), parse_text, [".txt", ".py", ""])
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -988,19 +964,8 @@ def png_files(draw) -> bytes:
 
 
 def test_fuzz_png():
-    tally = Tally()
-
-    @_settings("png")
-    @given(data=png_files(), task=st.sampled_from(["mnist5k"] * 4 + ["adding", "cpython_chars"]),
-           via=st.sampled_from(["parse_png", ".png", ".csv"]))
-    def check(data: bytes, task: str, via: str) -> None:
-        info = task_info(task)
-        parse = (lambda: parse_png(data, info)) if via == "parse_png" else (
-            lambda: parse_upload(f"upload{via}", data, info))
-        tally.add(check_outcome(parse, info))
-
-    check()
-    tally.check("png")
+    tasks = st.sampled_from(["mnist5k"] * 4 + ["adding", "cpython_chars"])
+    fuzz_parser("png", st.tuples(tasks, png_files()), parse_png, [".png", ".csv"])
 
 
 TYPED = st.one_of(
@@ -1012,16 +977,7 @@ TYPED = st.one_of(
 
 
 def test_fuzz_typed_text():
-    tally = Tally()
-
-    @_settings("typed")
-    @given(text=TYPED, task=st.sampled_from(TASKS))
-    def check(text: str, task: str) -> None:
-        info = task_info(task)
-        tally.add(check_outcome(lambda: parse_typed_text(text, info), info))
-
-    check()
-    tally.check("typed")
+    fuzz_parser("typed", st.tuples(st.sampled_from(TASKS), TYPED), parse_typed_text, [])
 
 
 def _npy_header(shape: tuple, descr: str = "<f4") -> bytes:
