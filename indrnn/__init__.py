@@ -13,6 +13,7 @@ from indrnn.layers import IndRNN, IndRNNCell, IndRNNRecurrence
 from indrnn.lstm import LSTM, LSTMGates, chrono_init_
 from indrnn.networks import DenseIndRNN, PlainIndRNN, ResIndRNN, TimeBatchNorm
 from indrnn.record import LayerRecord, Recording, record
+from indrnn.registry import register_architecture
 from indrnn.recurrence import indrnn_recurrence
 
 __all__ = [
@@ -36,5 +37,6 @@ __all__ = [
     "load",
     "record",
     "recurrent_bound",
+    "register_architecture",
     "save",
 ]

@@ -17,7 +17,7 @@ direction::
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -79,6 +79,14 @@ class LSTM(nn.LSTM):
     torch.Size([50, 4, 8])
     """
 
+    #: The constructor arguments a checkpoint keeps (``nn.LSTM`` takes ``*args, **kwargs``), and
+    #: ``nn.LSTM``'s defaults for those that have one.
+    CONFIG_KEYS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+                   "bidirectional", "proj_size")
+    CONFIG_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+        "bidirectional": False, "proj_size": 0}
+
     def forward(self, input: Tensor | PackedSequence, hx: State | None = None) -> Any:
         """``nn.LSTM.forward``; while a recorder is active, the gate path reports to it instead."""
         self._check(input, hx)
@@ -114,16 +122,8 @@ class LSTM(nn.LSTM):
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments as a JSON-safe dict, so that ``LSTM(**config)`` rebuilds it."""
-        return {
-            "input_size": int(self.input_size),
-            "hidden_size": int(self.hidden_size),
-            "num_layers": int(self.num_layers),
-            "bias": bool(self.bias),
-            "batch_first": bool(self.batch_first),
-            "dropout": float(self.dropout),
-            "bidirectional": bool(self.bidirectional),
-            "proj_size": int(self.proj_size),
-        }
+        return {key: type(self.CONFIG_DEFAULTS.get(key, 0))(getattr(self, key))
+                for key in self.CONFIG_KEYS}
 
     def _check(self, input: Tensor | PackedSequence, hx: State | None) -> None:
         packed = isinstance(input, PackedSequence)

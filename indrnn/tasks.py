@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from indrnn.data import SequenceSplit, seeded_generator
 from indrnn.data.text import bptt_batches, random_windows
 from indrnn.devices import model_device
-from indrnn.models import detach_state
+from indrnn.sequence_model import detach_state
 
 TRAIN_STREAM = 7  #: generator stream of training batches (held-out sets use others)
 

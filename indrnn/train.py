@@ -34,7 +34,7 @@ from indrnn.checkpoint import load, save
 from indrnn.data import load_task
 from indrnn.devices import device_name, pick_device
 from indrnn.lstm import chrono_init_
-from indrnn.models import SequenceModel
+from indrnn.sequence_model import SequenceModel
 from indrnn.recipes import RECIPES, Recipe, get_recipe
 from indrnn.tasks import Objective, objective_for
 

@@ -13,7 +13,7 @@ from indrnn.analysis.ablation import (
     rank_neurons,
 )
 from indrnn.data import load_adding
-from indrnn.models import SequenceModel
+from indrnn.sequence_model import SequenceModel
 from indrnn.tasks import Batch, objective_for
 
 

@@ -9,7 +9,7 @@ from indrnn.analysis.gradients import (
     lstm_cell_gradient_map,
     saliency,
 )
-from indrnn.models import SequenceModel, lstm_spec
+from indrnn.sequence_model import SequenceModel, lstm_spec
 
 
 def _indrnn_model(hidden=3, layers=2, outputs=1, nonlinearity="relu"):

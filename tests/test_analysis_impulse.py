@@ -5,7 +5,7 @@ import torch
 
 import indrnn
 from indrnn.analysis.impulse import impulse_response
-from indrnn.models import SequenceModel, lstm_spec
+from indrnn.sequence_model import SequenceModel, lstm_spec
 
 
 def _lone_neuron(u=0.9, bias=0.0, bidirectional=False):

@@ -17,8 +17,8 @@ from indrnn.analysis.memory import (
     paper_bounds,
     time_constant,
 )
-from indrnn.models import SequenceModel
 from indrnn.record import LayerRecord
+from indrnn.sequence_model import SequenceModel
 
 
 def test_time_constant_and_half_life_of_given_u():

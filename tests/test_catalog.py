@@ -7,7 +7,7 @@ import torch
 
 import indrnn
 from indrnn import catalog
-from indrnn.models import SequenceModel, lstm_spec
+from indrnn.sequence_model import SequenceModel, lstm_spec
 
 
 def _save(folder, name, body, task_kwargs=None):

@@ -14,9 +14,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 from indrnn import checkpoint, networks
-from indrnn.checkpoint import Checkpoint, CheckpointError, register_architecture, save
+from indrnn import registry as registry_module
+from indrnn.checkpoint import Checkpoint, CheckpointError, save
 from indrnn.layers import IndRNN
 from indrnn.lstm import LSTM
+from indrnn.registry import register_architecture
 
 INDRNN_CONFIGS = [
     {},
@@ -42,7 +44,8 @@ def load(*args, **kwargs) -> Checkpoint:
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Undo register_architecture calls after the test."""
-    monkeypatch.setattr(checkpoint, "_REGISTRY", dict(checkpoint._REGISTRY))
+    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
+    monkeypatch.setattr(registry_module, "_PARAMETERS", dict(registry_module._PARAMETERS))
 
 
 def saved(tmp_path: pathlib.Path, name: str = "net", seed: int = 0, **kwargs) -> pathlib.Path:

@@ -36,8 +36,8 @@ from indrnn.export import (
     table_csv,
 )
 from indrnn.inspection import Inspection, inspect_dataset, inspect_input, neuron_table
-from indrnn.models import SequenceModel
 from indrnn.record import LayerRecord
+from indrnn.sequence_model import SequenceModel
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120

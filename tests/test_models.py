@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import indrnn
-from indrnn.checkpoint import CheckpointError, build
-from indrnn.models import SequenceModel, lstm_spec
+from indrnn.checkpoint import CheckpointError
+from indrnn.registry import ConfigError, build
+from indrnn.sequence_model import SequenceModel, lstm_spec
 
 
 def _indrnn_spec(input_size=2, hidden_size=8, num_layers=2):
@@ -69,7 +70,7 @@ def test_save_load_round_trip_of_a_nested_model(tmp_path):
     ],
 )
 def test_bad_nested_specs_are_named(tmp_path, body, message):
-    with pytest.raises(CheckpointError, match=message):
+    with pytest.raises(ConfigError, match=message):
         build(body)
     model = SequenceModel(_indrnn_spec(), num_outputs=1)
     indrnn.save(model, tmp_path / "m")

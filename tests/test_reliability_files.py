@@ -55,7 +55,7 @@ from indrnn.data.uploads import (
     parse_upload,
 )
 from indrnn.layers import IndRNN
-from indrnn.models import SequenceModel, lstm_spec
+from indrnn.sequence_model import SequenceModel, lstm_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -449,7 +449,7 @@ def _claims(folder: Path, name: str, architecture: str, config: dict, weights: b
     tensors = {}
     if table:
         with torch.device("meta"):
-            model = indrnn.checkpoint.build({"architecture": architecture, "config": config})
+            model = indrnn.registry.build({"architecture": architecture, "config": config})
         tensors = {k: {"shape": list(v.shape), "dtype": "float32"}
                    for k, v in model.state_dict().items()}
     (folder / f"{name}.json").write_text(json.dumps({

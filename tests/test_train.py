@@ -13,8 +13,8 @@ import indrnn
 from indrnn.data import load_task
 from indrnn.evaluate import disagreements, evaluate_checkpoint
 from indrnn.evaluate import main as evaluate_main
-from indrnn.models import SequenceModel
 from indrnn.recipes import RECIPES, get_recipe
+from indrnn.sequence_model import SequenceModel
 from indrnn.tasks import Classification, objective_for
 from indrnn.train import main as train_main
 

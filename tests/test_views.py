@@ -19,7 +19,7 @@ from indrnn.inspection import (
     predictions_side_by_side,
     top_readout_neuron,
 )
-from indrnn.models import SequenceModel
+from indrnn.sequence_model import SequenceModel
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 COMPARE = "pages/3_IndRNN_vs_LSTM.py"

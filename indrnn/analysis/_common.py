@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from indrnn.models import SequenceModel
+from indrnn.sequence_model import SequenceModel
 from indrnn.record import LayerRecord, Recorder
 
 
@@ -100,7 +100,7 @@ def select_target(model: nn.Module, output: Tensor, output_index: int | None = N
     """One scalar per sequence, ``(B,)``, from a model's output: the quantity to explain.
 
     ``output`` is ``(B, K)`` (a readout from the last step) or a sequence of outputs, batch-first
-    for :class:`~indrnn.models.SequenceModel` and ``batch_first`` bodies, time-major otherwise,
+    for :class:`~indrnn.sequence_model.SequenceModel` and ``batch_first`` bodies, time-major otherwise,
     of which ``step`` is taken. ``output_index`` picks the output; ``None`` takes output 0 when
     there is one, else each sequence's largest output (its predicted class).
     """

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from indrnn.checkpoint import build
+from indrnn.registry import build, spec
 
 ModelSpec = dict[str, Any]
 READOUTS = ("last", "every")
@@ -138,7 +138,5 @@ class SequenceModel(nn.Module):
 def lstm_spec(input_size: int, hidden_size: int, num_layers: int = 1,
               dropout: float = 0.0) -> ModelSpec:
     """The body spec of a time-major :class:`indrnn.LSTM`."""
-    config = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers,
-              "bias": True, "batch_first": False, "dropout": dropout, "bidirectional": False,
-              "proj_size": 0}
-    return {"architecture": "LSTM", "config": config}
+    return spec("LSTM", input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
+                dropout=dropout)
