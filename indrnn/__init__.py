@@ -13,8 +13,8 @@ from indrnn.layers import IndRNN, IndRNNCell, IndRNNRecurrence
 from indrnn.lstm import LSTM, LSTMGates, chrono_init_
 from indrnn.networks import DenseIndRNN, PlainIndRNN, ResIndRNN, TimeBatchNorm
 from indrnn.record import LayerRecord, Recording, record
-from indrnn.registry import register_architecture
 from indrnn.recurrence import indrnn_recurrence
+from indrnn.registry import register_architecture
 
 __all__ = [
     "LSTM",

@@ -110,6 +110,21 @@ def partner(name: str, folder: Path = MODELS_DIR) -> ModelEntry | None:
     return None
 
 
+def comparison_partners(name: str, folder: Path = MODELS_DIR) -> list[ModelEntry]:
+    """The models to set beside ``name`` on the same input: its :func:`partner`, and when
+    neither is an LSTM (a deep IndRNN's partner is the plain IndRNN) that one's partner too."""
+    this = entry(name, folder)
+    first = partner(name, folder)
+    if first is None:
+        return []
+    found = [first]
+    if not (this.is_lstm or first.is_lstm):
+        hop = partner(first.name, folder)
+        if hop is not None and hop.name != name:
+            found.append(hop)
+    return found
+
+
 def _partner_among(this: ModelEntry, candidates: list[ModelEntry]) -> ModelEntry | None:
     same_task = {e.kind: e for e in candidates}
     depth = re.sub(r"^\D*", "", this.kind)

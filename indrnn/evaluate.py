@@ -16,7 +16,7 @@ import torch
 
 from indrnn.checkpoint import load
 from indrnn.data import load_task
-from indrnn.tasks import objective_for
+from indrnn.objectives import card_objective
 
 RELATIVE_TOLERANCE = 1e-3
 
@@ -33,7 +33,7 @@ def evaluate_checkpoint(path: str, quick: bool = False,
     checkpoint = load(path, map_location=device)
     card = checkpoint.card
     task = load_task(card["task"], **card.get("task_kwargs", {}))
-    objective = objective_for(task, card.get("recipe", {}).get("window", 0))
+    objective = card_objective(task, card)
     metrics = card["metrics"]
     limit = metrics["test_slice_size"] if quick else None
     torch.set_flush_denormal(True)

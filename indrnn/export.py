@@ -3,7 +3,7 @@
 Plain functions, no Streamlit: arrays and analysis results in, ``bytes`` or ``str`` out.
 
 * :func:`recording_arrays` / :func:`recording_npz`: every recorded tensor of an
-  :class:`~indrnn.inspection.Inspection` under a flat key (``inputs``, ``lengths``, ``outputs``,
+  :class:`~indrnn.run.Run` under a flat key (``inputs``, ``lengths``, ``outputs``,
   ``body.l0/hidden``, ``body.l0/preactivation``, ``body.l1/forget_gate``…), as a compressed
   NPZ that :func:`numpy.load` reads with ``allow_pickle=False``.
 * :func:`table_csv`: named columns as CSV text (:mod:`csv`), with the column builders
@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "file_stem",
     "match_columns",
     "memory_columns",
     "neuron_table_columns",
@@ -36,6 +38,11 @@ __all__ = [
 ]
 
 _NUMERIC = "biuf"  # bool, signed and unsigned integers, floats
+
+
+def file_stem(name: str) -> str:
+    """A model name made safe as the start of a download's file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
 
 
 def _numeric(key: str, value: Any) -> np.ndarray:
@@ -52,11 +59,11 @@ def _numeric(key: str, value: Any) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _recorded(inspection: Any) -> list[tuple[str, Any]]:
+def _recorded(run: Any) -> list[tuple[str, Any]]:
     """``(key, tensor)`` of every array of a run, in archive order; keys are unique."""
-    items = [("inputs", inspection.inputs), ("lengths", inspection.lengths),
-             ("outputs", inspection.output)]
-    for name, layer in inspection.layers.items():
+    items = [("inputs", run.inputs), ("lengths", run.lengths),
+             ("outputs", run.output)]
+    for name, layer in run.layers.items():
         items.append((f"{name}/hidden", layer.hidden))
         items += [(f"{name}/{key}", value) for key, value in layer.tensors.items()]
     keys = [key for key, _ in items]
@@ -66,13 +73,13 @@ def _recorded(inspection: Any) -> list[tuple[str, Any]]:
     return items
 
 
-def recording_arrays(inspection: Any) -> dict[str, np.ndarray]:
+def recording_arrays(run: Any) -> dict[str, np.ndarray]:
     """Every tensor of a run under a flat key, as NumPy arrays.
 
     Parameters
     ----------
-    inspection : Inspection
-        A run of :func:`indrnn.inspection.inspect_input` (or anything with ``inputs``,
+    run : Run
+        A run of :func:`indrnn.run.run_model` (or anything with ``inputs``,
         ``lengths``, ``output`` and ``layers`` of :class:`~indrnn.record.LayerRecord`).
 
     Returns
@@ -83,14 +90,14 @@ def recording_arrays(inspection: Any) -> dict[str, np.ndarray]:
         ``LAYER/KEY`` for each of its other tensors (IndRNN: ``preactivation``,
         ``input_projection``, ``recurrent_weight`` ``(N,)``; LSTM: the gates and ``cell``).
     """
-    return {key: _numeric(key, value) for key, value in _recorded(inspection)}
+    return {key: _numeric(key, value) for key, value in _recorded(run)}
 
 
-def recording_contents(inspection: Any) -> list[dict[str, Any]]:
+def recording_contents(run: Any) -> list[dict[str, Any]]:
     """What :func:`recording_npz` would hold, without copying anything: one row per array
     with its ``key``, ``shape``, ``dtype`` and uncompressed ``bytes``."""
     rows = []
-    for key, value in _recorded(inspection):
+    for key, value in _recorded(run):
         if isinstance(value, torch.Tensor):
             dtype, size = str(value.dtype).removeprefix("torch."), value.numel()
             nbytes = size * value.element_size()
@@ -101,14 +108,14 @@ def recording_contents(inspection: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def recording_npz(inspection: Any) -> bytes:
+def recording_npz(run: Any) -> bytes:
     """A run as the bytes of a compressed NPZ (:func:`numpy.savez_compressed`).
 
     Keys as :func:`recording_arrays`; every array is numeric, so
     ``numpy.load(file, allow_pickle=False)`` reads it back.
     """
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **recording_arrays(inspection))
+    np.savez_compressed(buffer, **recording_arrays(run))
     return buffer.getvalue()
 
 
@@ -171,7 +178,7 @@ def table_csv(columns: Mapping[str, Any]) -> str:
 
 
 def neuron_table_columns(table: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`indrnn.inspection.neuron_table` as columns, a ``neuron`` index first.
+    """:func:`indrnn.views.neurons.neuron_table` as columns, a ``neuron`` index first.
 
     Columns: ``neuron``, ``u``, ``tau``, ``half_life``, ``mean``, ``fraction_active`` and
     ``readout`` (NaN where a fact does not apply, e.g. u of an LSTM unit).
@@ -242,7 +249,7 @@ def match_columns(matches: Sequence[Any], text: str | Sequence[str] | None = Non
         The characters of the sequence (or of each sequence): adds a ``text`` column with the
         matched characters, line breaks as ``↵``.
     sequence_ids : sequence of int, optional
-        What to call each sequence (e.g. :attr:`indrnn.inspection.Inspection.source_indices`,
+        What to call each sequence (e.g. :attr:`indrnn.run.Run.source_indices`,
         its index in the test split); its position in the batch by default.
 
     Returns

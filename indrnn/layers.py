@@ -24,7 +24,13 @@ from indrnn.bounds import check_bounds, clamp_recurrent_weight_, init_recurrent_
 from indrnn.kernels import NONLINEARITIES
 from indrnn.record import active_recorder
 from indrnn.recurrence import BACKENDS, indrnn_recurrence
-from indrnn.sequences import from_time_major, last_step, reverse_time, to_time_major
+from indrnn.sequences import (
+    from_time_major,
+    last_step,
+    reverse_time,
+    to_time_major,
+    valid_steps,
+)
 
 Bound = float | Sequence[float | None] | None
 
@@ -323,8 +329,7 @@ class IndRNN(nn.Module):
 
     @staticmethod
     def _valid_steps(x: Tensor, lengths: Tensor) -> Tensor:
-        steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
-        return (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1).to(x.dtype)
+        return valid_steps(lengths.to(x.device), x.shape[0]).unsqueeze(-1).to(x.dtype)
 
     def _initial_state(self, hx: Tensor | None, layout) -> Tensor:
         states = self.num_layers * len(self._suffixes())

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from indrnn.record import active_recorder
+from indrnn.sequences import valid_steps
 
 State = tuple[Tensor, Tensor]
 
@@ -159,8 +160,7 @@ class LSTM(nn.LSTM):
         valid = None  # (T, B) bool, True where a packed step belongs to its sequence
         if packed:
             x, lengths = pad_packed_sequence(input)  # time-major, original batch order
-            steps = torch.arange(x.shape[0]).unsqueeze(1)
-            valid = (steps < lengths.unsqueeze(0)).to(x.device)
+            valid = valid_steps(lengths, x.shape[0]).to(x.device)
         elif unbatched:
             x = input.unsqueeze(1)
         else:

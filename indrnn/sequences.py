@@ -26,6 +26,12 @@ class TimeMajor:
     packed_index: Tensor | None = None
 
 
+def valid_steps(lengths: Tensor, steps: int) -> Tensor:
+    """``(T, B)`` bool mask of the steps ``t < lengths[b]`` of right-padded time-major sequences,
+    on ``lengths``' device."""
+    return torch.arange(steps, device=lengths.device).unsqueeze(1) < lengths.unsqueeze(0)
+
+
 def to_time_major(input: Tensor | PackedSequence, input_size: int, batch_first: bool,
                   dtype: torch.dtype, device: torch.device) -> TimeMajor:
     """Check ``input`` and bring it to ``(T, B, D)``.
@@ -41,8 +47,7 @@ def to_time_major(input: Tensor | PackedSequence, input_size: int, batch_first: 
         _check_dtype_device(data, dtype, device)
         steps, batch = len(batch_sizes), int(batch_sizes[0])
         lengths = (batch_sizes.unsqueeze(0) > torch.arange(batch).unsqueeze(1)).sum(1)
-        valid = torch.arange(steps).unsqueeze(1) < lengths.unsqueeze(0)
-        index = valid.flatten().nonzero().squeeze(1).to(data.device)
+        index = valid_steps(lengths, steps).flatten().nonzero().squeeze(1).to(data.device)
         padded = data.new_zeros(steps * batch, data.shape[-1]).index_copy(0, index, data)
         return TimeMajor(padded.view(steps, batch, -1), False, False, input, lengths, index)
     if not isinstance(input, Tensor):

@@ -34,9 +34,9 @@ from indrnn.checkpoint import load, save
 from indrnn.data import load_task
 from indrnn.devices import device_name, pick_device
 from indrnn.lstm import chrono_init_
-from indrnn.sequence_model import SequenceModel
+from indrnn.objectives import Objective, objective_for
 from indrnn.recipes import RECIPES, Recipe, get_recipe
-from indrnn.tasks import Objective, objective_for
+from indrnn.sequence_model import SequenceModel
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,13 +1,12 @@
 """Export: the current run as NPZ, per-neuron tables as CSV, figures as images, and a link that
 reopens this view."""
 
-import re
 from functools import partial
 
 import streamlit as st
 
-from indrnn.analysis import indrnn_memory, lstm_memory
 from indrnn.export import (
+    file_stem,
     memory_columns,
     neuron_table_columns,
     query_string,
@@ -16,19 +15,12 @@ from indrnn.export import (
     table_csv,
 )
 from indrnn.figures.neurons import activation_heatmap
-from indrnn.inspection import neuron_table
-from ui.sidebar import sidebar
-from ui.widgets import layer_picker, sequence_picker, waiting_for_input
+from indrnn.views.memory import memories
+from indrnn.views.neurons import neuron_table
+from ui.widgets import layer_picker, open_page, sequence_picker
 
-st.set_page_config(page_title="Export · IndRNN Inspector", layout="wide")
-context = sidebar()
-st.title("Export")
-if context is None:
-    waiting_for_input()
-    st.stop()
-
-inspection = context.inspection
-stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", context.name).strip("_") or "model"
+context = open_page("Export")
+run, stem = context.run, file_stem(context.name)
 
 st.subheader("The recording")
 st.caption("Every recorded layer's states for the current input, as a compressed NumPy archive "
@@ -36,11 +28,11 @@ st.caption("Every recorded layer's states for the current input, as a compressed
            "(batch-first), `lengths`, `outputs` (the readout), and per layer `LAYER/hidden` and "
            "its other tensors (IndRNN pre-activations, input projections and u; LSTM gates and "
            "cells), time-major (T, B, N); u as (N,).")
-contents = recording_contents(inspection)
+contents = recording_contents(run)
 raw = sum(row["bytes"] for row in contents)
 # Built when the button is clicked, not kept: a session holds its run once, not its archive too.
 st.download_button(f"Recording (NPZ; {raw / 1e6:.2f} MB of arrays before compression)",
-                   partial(recording_npz, inspection), file_name=f"{stem}_recording.npz",
+                   partial(recording_npz, run), file_name=f"{stem}_recording.npz",
                    mime="application/zip", key="export_npz_button")
 with st.expander("What the archive holds"):
     st.dataframe([{"key": row["key"], "shape": str(row["shape"]), "dtype": row["dtype"],
@@ -49,26 +41,19 @@ with st.expander("What the archive holds"):
 st.subheader("Per-neuron tables")
 layer = layer_picker(context)
 if layer is not None:
-    table = neuron_table_columns(neuron_table(context.checkpoint.model, inspection, layer))
+    table = neuron_table_columns(neuron_table(context.model, run, layer))
     st.caption("u, τ = −1/ln|u| and half-life (IndRNN layers; empty for LSTM units), mean "
                "activation and fraction of steps active on the current input, and the weight "
                "into the readout for the last layer.")
     st.download_button(f"Neurons of {layer} (CSV)", table_csv(table),
                        file_name=f"{stem}_{layer}_neurons.csv", mime="text/csv",
                        key="export_neurons_button")
-
-model = context.checkpoint.model
-gamma = 2.0 if context.info.name == "adding" else 5.0  # as the Memory page
-memories = dict(indrnn_memory(model, seq_len=context.info.seq_len or int(inspection.lengths.max()),
-                              gamma=gamma, recording=inspection))
-for name, record in inspection.layers.items():
-    if record.kind == "lstm":
-        memories[name] = lstm_memory(record, inspection.lengths)
-if memories:
+found = memories(context.model, run, context.info.seq_len)
+if found:
     st.caption("The memory analysis of every layer: u, τ, half-life and the flags of IndRNN "
                "neurons (dead on the current input, sign-flipping, no memory, exploding, "
                "saturating, at the lower bound); LSTM units' mean forget gate, τ and half-life.")
-    st.download_button("Memory analysis, every layer (CSV)", table_csv(memory_columns(memories)),
+    st.download_button("Memory analysis, every layer (CSV)", table_csv(memory_columns(found)),
                        file_name=f"{stem}_memory.csv", mime="text/csv",
                        key="export_memory_button")
 
@@ -78,8 +63,8 @@ st.write("Every figure of the app has Plotly's camera button (top right of the f
          "Tables have a download button in their toolbar.")
 if layer is not None:
     sequence = sequence_picker(context)
-    states = inspection.states(layer, sequence).T.numpy()  # (T, N)
-    st.plotly_chart(activation_heatmap(states, title=f"{layer}: neurons × steps (try the camera)"),
+    st.plotly_chart(activation_heatmap(run.states(layer, sequence).numpy(),
+                                       title=f"{layer}: neurons × steps (try the camera)"),
                     width="stretch", theme=None)
 
 st.subheader("A link to this view")

@@ -13,8 +13,8 @@ from indrnn.analysis.ablation import (
     rank_neurons,
 )
 from indrnn.data import load_adding
+from indrnn.objectives import Batch, objective_for
 from indrnn.sequence_model import SequenceModel
-from indrnn.tasks import Batch, objective_for
 
 
 def _model(architecture="IndRNN", hidden=4, layers=1):

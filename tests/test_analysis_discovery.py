@@ -6,14 +6,12 @@ import torch
 
 import indrnn
 from indrnn.analysis.discovery import (
-    adding_tracks,
-    code_tracks,
     correlate_tracks,
     label_selectivity,
     pearson,
     sequence_features,
-    time_track,
 )
+from indrnn.data.tracks import adding_tracks, code_tracks, time_track
 
 SOURCE = 'def f(a, b):\n    s = "x(\\"y"  # c (\n    return [a,\n  b]\n'
 

@@ -15,7 +15,7 @@ from indrnn.analysis import compare_outputs, rank_neurons, saliency
 from indrnn.analysis.ablation import Ablation
 from indrnn.analysis.impulse import impulse_response
 from indrnn.devices import default_device, device_name, model_device, pick_device
-from indrnn.inspection import inspect_input
+from indrnn.run import run_model
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -85,7 +85,7 @@ def test_every_analysis_of_a_gpu_model_matches_the_cpu_and_returns_cpu_tensors(n
     cpu = catalog.load_model(name).model.eval()
     gpu = copy.deepcopy(cpu).cuda()
     x = torch.randn(2, 60, catalog.entry(name).card["data"]["input_size"])
-    on_cpu, on_gpu = inspect_input(cpu, x), inspect_input(gpu, x)
+    on_cpu, on_gpu = run_model(cpu, x), run_model(gpu, x)
     torch.testing.assert_close(on_gpu.output, on_cpu.output, rtol=1e-4, atol=1e-5)
     for layer in on_cpu.layers:
         assert on_gpu.layers[layer].hidden.device.type == "cpu"

@@ -35,9 +35,11 @@ from indrnn.export import (
     recording_npz,
     table_csv,
 )
-from indrnn.inspection import Inspection, inspect_dataset, inspect_input, neuron_table
-from indrnn.record import LayerRecord
+from indrnn.objectives import objective_for
+from indrnn.record import LayerRecord, Recording
+from indrnn.run import Run, run_held_out, run_model
 from indrnn.sequence_model import SequenceModel
+from indrnn.views.neurons import neuron_table
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120
@@ -50,8 +52,8 @@ def vowels():
     runs = {}
     for name in ("japanesevowels_indrnn", "japanesevowels_lstm"):
         model = catalog.load_model(name).model
-        runs[name] = (model, inspect_input(model, task.test.inputs[:3], task.test.lengths[:3],
-                                           task.info))
+        runs[name] = (model, run_model(model, task.test.inputs[:3], task.test.lengths[:3],
+                                       objective_for(task)))
     return runs
 
 
@@ -64,12 +66,12 @@ def _read_csv(text: str) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("name", ["japanesevowels_indrnn", "japanesevowels_lstm"])
 def test_npz_round_trip_equals_the_recording(vowels, name):
-    _, inspection = vowels[name]
-    with np.load(io.BytesIO(recording_npz(inspection)), allow_pickle=False) as archive:
+    _, run = vowels[name]
+    with np.load(io.BytesIO(recording_npz(run)), allow_pickle=False) as archive:
         loaded = {key: archive[key] for key in archive.files}
-    expected = {"inputs": inspection.inputs, "lengths": inspection.lengths,
-                "outputs": inspection.output}
-    for layer, record in inspection.layers.items():
+    expected = {"inputs": run.inputs, "lengths": run.lengths,
+                "outputs": run.output}
+    for layer, record in run.layers.items():
         expected[f"{layer}/hidden"] = record.hidden
         expected.update({f"{layer}/{key}": value for key, value in record.tensors.items()})
     assert set(loaded) == set(expected)
@@ -78,13 +80,13 @@ def test_npz_round_trip_equals_the_recording(vowels, name):
         assert loaded[key].dtype == value.numpy().dtype, key
     kind = "forget_gate" if name.endswith("lstm") else "preactivation"
     assert f"body.l1/{kind}" in loaded
-    assert loaded["body.l0/hidden"].shape == tuple(inspection.layers["body.l0"].hidden.shape)
+    assert loaded["body.l0/hidden"].shape == tuple(run.layers["body.l0"].hidden.shape)
 
 
 def test_recording_contents_describe_the_archive_without_copying(vowels):
-    _, inspection = vowels["japanesevowels_indrnn"]
-    arrays = recording_arrays(inspection)
-    rows = recording_contents(inspection)
+    _, run = vowels["japanesevowels_indrnn"]
+    arrays = recording_arrays(run)
+    rows = recording_contents(run)
     assert [row["key"] for row in rows] == list(arrays)
     for row in rows:
         array = arrays[row["key"]]
@@ -92,9 +94,9 @@ def test_recording_contents_describe_the_archive_without_copying(vowels):
         assert row["dtype"] == str(array.dtype)
 
 
-def _fake(states: torch.Tensor, **tensors) -> Inspection:
-    return Inspection(torch.zeros(1, 3, 1), torch.tensor([3]), torch.zeros(1, 1),
-                      {"l0": LayerRecord("l0", "indrnn", states, tensors)})
+def _fake(states: torch.Tensor, **tensors) -> Run:
+    return Run(torch.zeros(1, 3, 1), torch.tensor([3]), Recording(
+        torch.zeros(1, 1), {"l0": LayerRecord("l0", "indrnn", states, tensors)}))
 
 
 def test_recording_npz_refuses_what_would_need_pickle():
@@ -137,8 +139,8 @@ def test_table_csv_refuses_ragged_or_odd_columns(columns, error):
 
 
 def test_neuron_table_csv_carries_u_and_tau(vowels):
-    model, inspection = vowels["japanesevowels_indrnn"]
-    table = neuron_table(model, inspection, "body.l1")
+    model, run = vowels["japanesevowels_indrnn"]
+    table = neuron_table(model, run, "body.l1")
     rows = _read_csv(table_csv(neuron_table_columns(table)))
     assert list(rows[0]) == ["neuron", "u", "tau", "half_life", "mean", "fraction_active",
                              "readout"]
@@ -150,8 +152,8 @@ def test_neuron_table_csv_carries_u_and_tau(vowels):
 
 
 def test_memory_csv_has_one_row_per_layer_and_neuron(vowels):
-    model, inspection = vowels["japanesevowels_indrnn"]
-    memories = indrnn_memory(model, seq_len=29, recording=inspection)
+    model, run = vowels["japanesevowels_indrnn"]
+    memories = indrnn_memory(model, seq_len=29, recording=run.recording)
     _, lstm_run = vowels["japanesevowels_lstm"]
     memories["lstm body.l0"] = lstm_memory(lstm_run.layers["body.l0"], lstm_run.lengths)
     rows = _read_csv(table_csv(memory_columns(memories)))
@@ -224,7 +226,7 @@ def test_pattern_search_finds_a_picked_pattern_across_held_out_data():
     _ok(at)
     checkpoint = catalog.load_model(name)
     task = load_task(checkpoint.card["task"], **checkpoint.card.get("task_kwargs", {}))
-    data = inspect_dataset(checkpoint.model, task)
+    data = run_held_out(checkpoint.model, objective_for(task))
     expected = find_pattern(data.layers["body.l0"].hidden, [1, 22], 0.5, min_length=3,
                             lengths=data.lengths)
     assert expected, "the chosen pattern should occur in the held-out data"
@@ -248,9 +250,9 @@ def test_pattern_search_selects_neurons_from_a_window():
     at.slider(key="pattern_window").set_value((5, 9)).run()
     at.number_input(key="pattern_threshold").set_value(0.2).run()
     _ok(at)
-    inspection = at.session_state["runs"][next(iter(at.session_state["runs"]))]
-    picked = neurons_on_in_window(inspection.layers["body.l1"].hidden, 0, 5, 9, 0.2,
-                                  lengths=inspection.lengths).tolist()
+    run = next(iter(at.session_state["cache_runs"].values()))
+    picked = neurons_on_in_window(run.layers["body.l1"].hidden, 0, 5, 9, 0.2,
+                                  lengths=run.lengths).tolist()
     assert picked, "some LSTM unit should be above 0.2 throughout steps 5–8"
     assert f"Neurons above 0.2 at every step of [5, 9): {', '.join(map(str, picked))}" in \
         _texts(at)
@@ -266,13 +268,13 @@ def test_discovery_ranks_neurons_by_track_and_by_class():
     assert len(at.get("plotly_chart")) == 3  # tracks, one neuron vs one track, classes
     checkpoint = catalog.load_model(name)
     task = load_task(checkpoint.card["task"], **checkpoint.card.get("task_kwargs", {}))
-    correlations = at.session_state["discovery_correlations"][1]
+    correlations = next(iter(at.session_state["cache_discovery"].values()))
     assert {"time step", f"input {task.info.channel_names[0]}"} <= set(correlations)
     at.selectbox(key="discovery_track").set_value("time step").run()
     _ok(at)
     ranked = correlations["time step"]
     assert at.selectbox(key="discovery_neuron").value == int(np.nanargmax(np.abs(ranked.r)))
-    data = inspect_dataset(checkpoint.model, task)
+    data = run_held_out(checkpoint.model, objective_for(task))
     features = sequence_features(data.layers["body.l1"].hidden, "last", data.lengths)
     selectivity = label_selectivity(features, task.test.targets[data.source_indices], 9)
     table = at.dataframe[0].value
@@ -288,7 +290,7 @@ def test_the_held_out_run_spreads_over_a_test_split_stored_class_by_class():
     checkpoint = catalog.load_model("mnist5k_indrnn")
     task = load_task("mnist5k", **checkpoint.card["task_kwargs"])
     assert task.test.targets[:64].unique().tolist() == [0]  # stored class by class
-    data = inspect_dataset(checkpoint.model, task, limit=40)
+    data = run_held_out(checkpoint.model, objective_for(task), limit=40)
     index = data.source_indices
     assert len(index) == 40 and index[0] == 0 and index[-1] == len(task.test) - 1
     torch.testing.assert_close(data.inputs, task.test.inputs[index])
@@ -301,7 +303,7 @@ def test_the_held_out_run_spreads_over_a_test_split_stored_class_by_class():
 def test_discovery_has_the_adding_problems_tracks():
     at = _page("pages/6_Discovery.py", "adding100_indrnn")
     _ok(at)
-    names = set(at.session_state["discovery_correlations"][1])
+    names = set(next(iter(at.session_state["cache_discovery"].values())))
     assert {"marker_seen", "steps_since_first_marker", "time step", "input marker"} <= names
 
 
@@ -321,10 +323,10 @@ def test_export_page_offers_the_run_tables_and_the_link(monkeypatch):
     assert "Recording (NPZ" in labels and "body.l1 (CSV)" in labels and "Memory" in labels
     assert "export_npz" not in at.session_state  # no copy of the archive kept per session
     built = deferred[at.download_button(key="export_npz_button").proto.deferred_file_id]()
-    inspection = at.session_state["runs"][next(iter(at.session_state["runs"]))]
+    run = next(iter(at.session_state["cache_runs"].values()))
     with np.load(io.BytesIO(built), allow_pickle=False) as archive:
         np.testing.assert_array_equal(archive["body.l1/hidden"],
-                                      inspection.layers["body.l1"].hidden.numpy())
+                                      run.layers["body.l1"].hidden.numpy())
     code = at.code[0].value
     assert code.startswith("?")
     shared = parse_qs(code[1:])
@@ -355,13 +357,13 @@ def test_language_model_pages_show_text_tracks_and_matched_text(tmp_path):
     at.switch_page("pages/5_Patterns.py").run()
     _ok(at)
     assert at.get("plotly_chart")
-    data = next(iter(at.session_state["dataset_runs"].values()))
+    data = next(iter(at.session_state["cache_held_out_runs"].values()))
     best = at.dataframe[0].value.iloc[0]  # the seeded model's default pattern occurs
     matched = decode(data.inputs[int(best["sequence"])])[int(best["start"]):int(best["end"])]
     assert best["text"] == matched.replace("\n", "↵")
     at.switch_page("pages/6_Discovery.py").run()
     _ok(at)
-    tracks = set(at.session_state["discovery_correlations"][1])
+    tracks = set(next(iter(at.session_state["cache_discovery"].values())))
     assert {"column", "indentation", "bracket_depth", "in_string", "in_comment"} <= tracks
     at.selectbox(key="discovery_track").set_value("column").run()
     _ok(at)

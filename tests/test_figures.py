@@ -15,6 +15,7 @@ from indrnn.analysis.downsample import LayerActivity
 from indrnn.analysis.impulse import ImpulseResponse
 from indrnn.analysis.memory import neuron_flags, paper_bounds
 from indrnn.analysis.patterns import Firing, PatternMatch
+from indrnn.data.tracks import time_track
 from indrnn.figures.common import MAX_COLUMNS, compact, envelope, reduce_matrix
 
 T, N = 5000, 128
@@ -290,7 +291,7 @@ def test_figures_take_the_analyses_results():
                F.saturation_scatter(analysis.gate_saturation(lstm_rec["l0"])),
                F.memory_comparison(memory, {"l0": analysis.lstm_memory(lstm_rec["l0"])}),
                F.track_bars(analysis.correlate_tracks(rec["l0"].hidden,
-                                                      {"t": analysis.time_track(40, 3)})),
+                                                      {"t": time_track(40, 3)})),
                F.impulse_figure(analysis.impulse_response(rnn, x, "l0", 0, 5))]
     assert [len(f.data) for f in figures] == [2, 2, 2, 3, 4, 3, 1, 2]
     assert figures[0].layout.title.text.endswith("(T = 40)")

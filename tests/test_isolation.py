@@ -132,7 +132,7 @@ def test_one_sessions_upload_selection_and_ablation_never_show_in_another():
         assert "alice" not in after[key] and "37 steps" not in after[key]
     assert "Most impactful" not in after["ablation_text"]
     assert _state(bob, "kept_sequence_upload") is None
-    assert not _state(bob, "ablation_rankings")
+    assert not _state(bob, "cache_ablation_rankings")
     assert bob.query_params.get("neuron") in (None, str(before["neuron"][1]),
                                               [str(before["neuron"][1])])
 
@@ -167,7 +167,7 @@ def test_shared_models_and_their_data_runs_are_never_modified_by_any_page(model)
     shared = resources.pretrained(model)
     on_disk = _digest(catalog.load_model(model).model.state_dict())
     assert _digest(shared.model.state_dict()) == on_disk
-    data_run = resources.dataset_states(model)
+    data_run = resources.held_out_run(model)
     data_before = _run_digest(data_run)
 
     at = _session(model)
@@ -192,12 +192,12 @@ def test_shared_models_and_their_data_runs_are_never_modified_by_any_page(model)
     assert _digest(shared.model.state_dict()) == on_disk  # weights and batch-norm buffers
     assert not shared.model.training
     assert not any(p.requires_grad for p in shared.model.parameters())
-    assert resources.dataset_states(model) is data_run
+    assert resources.held_out_run(model) is data_run
     assert _run_digest(data_run) == data_before
 
 
 def test_the_shared_data_run_keeps_only_hidden_states():
-    run = _ui().dataset_states(MODEL)
+    run = _ui().held_out_run(MODEL)
     assert run.layers and all(layer.hidden.ndim == 3 for layer in run.layers.values())
     assert all(v.ndim < 3 for layer in run.layers.values() for v in layer.tensors.values())
 
@@ -211,13 +211,13 @@ def test_a_sessions_runs_are_bounded_in_count_and_in_bytes(monkeypatch):
     for example in examples[:3]:
         at.selectbox(key="example_choice").set_value(example).run()
         _healthy(at)
-    runs = at.session_state["runs"]
+    runs = at.session_state["cache_runs"]
     assert len(runs) == sidebar.KEPT_RUNS  # 3 inputs x (model, partner): the oldest dropped
     assert len({key[1] for key in runs}) == 2  # the byte budget keeps an earlier input's runs
     monkeypatch.setattr(sidebar, "KEPT_RUN_BYTES", 1)  # now only the current input's runs
     at.selectbox(key="example_choice").set_value(examples[3]).run()
     _healthy(at)
-    runs = at.session_state["runs"]
+    runs = at.session_state["cache_runs"]
     assert len(runs) == 2 and len({key[1] for key in runs}) == 1
     assert sum(run.nbytes for run in runs.values()) > 1  # kept although over the budget
 

@@ -32,8 +32,9 @@ from indrnn.data.uploads import (
     parse_upload,
     prepare_for_model,
 )
-from indrnn.inspection import LARGE_STATE, Inspection, inspect_input, value_warnings
+from indrnn.objectives import objective_for
 from indrnn.record import LayerRecord
+from indrnn.run import LARGE_STATE, Run, run_model, value_warnings
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -102,7 +103,7 @@ def adding_sequence(steps: int, seed: int = 0) -> np.ndarray:
     return x
 
 
-def check_finite_or_flagged(run: Inspection) -> None:
+def check_finite_or_flagged(run: Run) -> None:
     """Every state and output finite and below LARGE_STATE, or the run says which are not."""
     recomputed = value_warnings(run.output, run.layers)
     assert len(recomputed) == len(run.warnings)
@@ -149,7 +150,7 @@ def test_100k_step_adding_input_runs_in_bounded_memory(name):
     model = checkpoint(name).model
     start = time.perf_counter()
     with PeakMemory() as peak:
-        run = inspect_input(model, parsed.inputs, parsed.lengths, task(name).info)
+        run = run_model(model, parsed.inputs, parsed.lengths, objective_for(task(name)))
     seconds = time.perf_counter() - start
     kept = sum(t.nbytes for layer in run.layers.values()
                for t in (layer.hidden, *layer.tensors.values())) / 2**20
@@ -186,7 +187,7 @@ def test_5000_step_input_runs_on_every_model(name):
     x, lengths = long_input(name, limits.MAX_STEPS)
     start = time.perf_counter()
     with PeakMemory() as peak:
-        run = inspect_input(checkpoint(name).model, x, lengths, task(name).info)
+        run = run_model(checkpoint(name).model, x, lengths, objective_for(task(name)))
     seconds = time.perf_counter() - start
     print(f"\n{name}: 5,000 steps in {seconds:.1f} s, peak +{peak.mib:.0f} MiB; "
           f"{len(run.warnings)} warning(s) {run.warnings[:1]}")
@@ -241,7 +242,7 @@ def test_huge_values_are_refused_with_the_limit_named(name, value):
 
 @pytest.mark.parametrize("name", NUMERIC)
 def test_library_callers_bypassing_the_parser_get_a_flag_for_1e30(name):
-    """``inspect_input`` does not refuse (a library caller may mean it), but says so.
+    """``run_model`` does not refuse (a library caller may mean it), but says so.
 
     Both signs: a ReLU layer whose weights on the channel are all of one sign clips one of
     them to 0 (adding5000's first layer reads values only through negative weights)."""
@@ -250,7 +251,7 @@ def test_library_callers_bypassing_the_parser_get_a_flag_for_1e30(name):
     for value in (1e30, -1e30):
         x = torch.zeros(1, natural_length(name), info.input_size)
         x[0, 3, 0] = value
-        run = inspect_input(checkpoint(name).model, x, None, info)
+        run = run_model(checkpoint(name).model, x, None, objective_for(task(name)))
         check_finite_or_flagged(run)
         flagged.append(bool(run.warnings))
     lstm = all(layer.kind == "lstm" for layer in run.layers.values())
@@ -267,7 +268,8 @@ def test_constant_zero_input_gives_finite_unflagged_results(name):
     else:
         parsed = prepare_for_model(parse_npy(npy(np.zeros((steps, info.input_size))), info),
                                    task(name))
-    run = inspect_input(checkpoint(name).model, parsed.inputs, parsed.lengths, info)
+    run = run_model(checkpoint(name).model, parsed.inputs, parsed.lengths,
+                    objective_for(task(name)))
     assert torch.isfinite(run.output).all()
     for layer in run.layers.values():
         assert torch.isfinite(layer.hidden).all(), layer.name
@@ -289,8 +291,8 @@ def test_held_out_examples_of_the_trained_length_are_never_flagged(name):
     for example in (e for e in EXAMPLES if e["task"] == catalog.entry(name).task):
         data = (ROOT / "examples" / example["file"]).read_bytes()
         parsed = prepare_for_model(parse_upload(example["file"], data, info), task(name))
-        run = inspect_input(checkpoint(name).model, parsed.inputs[:2], parsed.lengths[:2],
-                            info)
+        run = run_model(checkpoint(name).model, parsed.inputs[:2], parsed.lengths[:2],
+                        objective_for(task(name)))
         longer = info.seq_len and int(parsed.lengths.max()) > 10 * info.seq_len
         assert bool(run.warnings) == bool(longer), (example["file"], run.warnings)
         checked += 1

@@ -13,9 +13,9 @@ import indrnn
 from indrnn.data import load_task
 from indrnn.evaluate import disagreements, evaluate_checkpoint
 from indrnn.evaluate import main as evaluate_main
+from indrnn.objectives import Classification, objective_for
 from indrnn.recipes import RECIPES, get_recipe
 from indrnn.sequence_model import SequenceModel
-from indrnn.tasks import Classification, objective_for
 from indrnn.train import main as train_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,7 +149,7 @@ class _ClassifyAll:
 
 
 def test_refit_readout_fits_the_head_by_least_squares(tmp_path):
-    from indrnn.tasks import objective_for
+    from indrnn.objectives import objective_for
     from indrnn.train import refit_readout_
 
     first = _train(tmp_path, 10)

@@ -11,22 +11,24 @@ from streamlit.testing.v1 import AppTest
 import indrnn
 from indrnn import catalog
 from indrnn.analysis import Ablation
-from indrnn.inspection import (
-    gate_series,
-    inspect_input,
-    layers_of_kind,
-    output_change,
-    predictions_side_by_side,
-    top_readout_neuron,
-)
+from indrnn.objectives import Classification, LanguageModel, Regression
+from indrnn.run import run_model
 from indrnn.sequence_model import SequenceModel
+from indrnn.views.ablation import output_change, top_readout_neuron
+from indrnn.views.compare import gate_series
+from indrnn.views.predictions import predictions_side_by_side
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 COMPARE = "pages/3_IndRNN_vs_LSTM.py"
 ABLATION = "pages/4_Ablation.py"
-REGRESSION = SimpleNamespace(output_kind="regression", class_names=None)
-CLASSES = SimpleNamespace(output_kind="classification_last_step", class_names=("a", "b", "c"))
-LM = SimpleNamespace(output_kind="per_step_lm", class_names=None)
+def _task(class_names=None):
+    """A task with only the description the views read (no data)."""
+    return SimpleNamespace(info=SimpleNamespace(class_names=class_names, seq_len=None))
+
+
+REGRESSION = Regression(_task())
+CLASSES = Classification(_task(("a", "b", "c")))
+LM = LanguageModel(_task(), window=10)
 
 
 def _model(architecture="IndRNN", outputs=1, hidden=6, **kwargs):
@@ -49,15 +51,15 @@ def _same(model, snapshot):
 
 def test_gate_series_gives_one_sequences_gates_or_one_units():
     model = _model("LSTM")
-    run = inspect_input(model, torch.rand(2, 9, 2), torch.tensor([9, 5]))
-    layer = layers_of_kind(run, "lstm")[0]
-    assert layers_of_kind(run, "indrnn") == []
+    run = run_model(model, torch.rand(2, 9, 2), torch.tensor([9, 5]))
+    layer = run.layers_of_kind("lstm")[0]
+    assert run.layers_of_kind("indrnn") == []
     gates = gate_series(run.layers[layer], 1, 5)
     assert list(gates) == ["input_gate", "forget_gate", "output_gate"]
     assert all(g.shape == (5, 6) for g in gates.values())
     unit = gate_series(run.layers[layer], 1, 5, unit=3)
     assert torch.equal(unit["forget_gate"], run.layers[layer]["forget_gate"][:5, 1, 3])
-    indrnn_run = inspect_input(_model(), torch.rand(1, 4, 2))
+    indrnn_run = run_model(_model(), torch.rand(1, 4, 2))
     with pytest.raises(ValueError, match="LSTM"):
         gate_series(indrnn_run.layers["body.l0"], 0, 4)
 
@@ -67,7 +69,7 @@ def test_output_change_of_a_neuron_nobody_reads_is_zero_and_the_model_is_untouch
     with torch.no_grad():
         model.head.weight[0, 2] = 0.0
     before = _snapshot(model)
-    run = inspect_input(model, torch.rand(2, 12, 2), info=REGRESSION)
+    run = run_model(model, torch.rand(2, 12, 2), objective=REGRESSION)
     nothing = output_change(model, run, 1, [Ablation("body.l1", (2,))], REGRESSION)
     assert not nothing.per_step and nothing.labels == ("output",)
     assert torch.equal(nothing.original, run.output[1])
@@ -80,7 +82,7 @@ def test_output_change_of_a_neuron_nobody_reads_is_zero_and_the_model_is_untouch
 def test_output_change_of_a_classifier_is_in_probabilities_of_its_own_steps():
     model = _model(outputs=3)
     x, lengths = torch.rand(2, 10, 2), torch.tensor([10, 6])
-    run = inspect_input(model, x, lengths, CLASSES)
+    run = run_model(model, x, lengths, CLASSES)
     change = output_change(model, run, 1, [Ablation("body.l0", (0,), "memory")], CLASSES)
     assert change.labels == ("a", "b", "c") and change.measure == "probability"
     assert torch.allclose(change.original, torch.softmax(run.output[1].double(), -1), atol=1e-6)
@@ -90,7 +92,7 @@ def test_output_change_of_a_classifier_is_in_probabilities_of_its_own_steps():
 def test_output_change_of_a_language_model_is_per_step_probability_of_the_next_symbol():
     model = _model(outputs=4, readout="every", vocab_size=4, embedding_dim=4)
     ids = torch.tensor([[0, 1, 2, 3, 2, 1, 0, 3]])
-    run = inspect_input(model, ids)
+    run = run_model(model, ids)
     change = output_change(model, run, 0, [Ablation("body.l1", (0, 1))], LM)
     assert change.per_step and change.original.shape == (7,)
     expected = torch.softmax(run.output[0, :-1].double(), -1)[torch.arange(7), ids[0, 1:]]
@@ -104,16 +106,16 @@ def test_predictions_side_by_side_and_the_top_readout_neuron():
         model.head.weight.zero_()
         model.head.weight[:, 4] = 1.0
     x = torch.rand(2, 5, 2)
-    runs = {"one": inspect_input(model, x, info=CLASSES),
-            "two": inspect_input(_model(outputs=3), x, info=CLASSES)}
+    runs = {"one": run_model(model, x, objective=CLASSES),
+            "two": run_model(_model(outputs=3), x, objective=CLASSES)}
     view = predictions_side_by_side(runs, 1, CLASSES, torch.tensor([2, 1]))
-    assert not view.regression and view.labels == ("a", "b", "c") and view.target == 1
+    assert view.probabilities and view.labels == ("a", "b", "c") and view.target == 1
     assert set(view.values) == {"one", "two"} and len(view.values["one"]) == 3
     assert top_readout_neuron(model, runs["one"], "body.l1") == 4
     assert top_readout_neuron(model, runs["one"], "body.l0") == 0  # does not feed the readout
-    value = predictions_side_by_side({"r": inspect_input(_model(), x, info=REGRESSION)}, 0,
+    value = predictions_side_by_side({"r": run_model(_model(), x, objective=REGRESSION)}, 0,
                                      REGRESSION, torch.tensor([[0.5], [1.5]]))
-    assert value.regression and value.target == (0.5,)
+    assert not value.probabilities and value.target == (0.5,)
 
 
 # The pages under AppTest.
@@ -168,7 +170,7 @@ def test_the_rank_button_draws_the_impact_of_every_neuron():
     titles = _titles(at)
     assert any(t.startswith("Ablation impact") for t in titles)
     assert "Memory against impact, neuron by neuron" in titles
-    (ranking,) = at.session_state["ablation_rankings"].values()
+    (ranking,) = at.session_state["cache_ablation_rankings"].values()
     assert sorted(ranking.neurons.tolist()) == list(range(64))
     at.multiselect(key="ablation_neurons").set_value([3]).run()  # kept across reruns
     assert any(t.startswith("Ablation impact") for t in _titles(at))

@@ -17,7 +17,8 @@ from indrnn import catalog
 from indrnn.checkpoint import Checkpoint
 from indrnn.data import load_task
 from indrnn.devices import default_device, device_name
-from indrnn.inspection import Inspection, inspect_dataset
+from indrnn.objectives import card_objective
+from indrnn.run import Run, run_held_out
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -55,7 +56,7 @@ def task_data(task: str, task_kwargs_json: str) -> Any:
 
 @st.cache_resource(max_entries=8, ttl=3600,
                    show_spinner="Running the model over held-out test data…")
-def dataset_states(name: str) -> Inspection:
+def held_out_run(name: str) -> Run:
     """A listed model's run over held-out test data, computed once per server and shared by
     every session: never modify it.
 
@@ -72,16 +73,16 @@ def dataset_states(name: str) -> Inspection:
 
     Returns
     -------
-    Inspection
+    Run
     """
     checkpoint = pretrained(name)
     card = checkpoint.card
     task = task_data(card["task"], json.dumps(card.get("task_kwargs", {}), sort_keys=True))
-    run = inspect_dataset(checkpoint.model, task)
+    run = run_held_out(checkpoint.model, card_objective(task, card))
     layers = {key: dataclasses.replace(layer, tensors={k: v for k, v in layer.tensors.items()
                                                        if v.ndim < 3})
               for key, layer in run.layers.items()}
-    return dataclasses.replace(run, layers=layers)
+    return dataclasses.replace(run, recording=dataclasses.replace(run.recording, layers=layers))
 
 
 @st.cache_data(max_entries=1)

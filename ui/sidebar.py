@@ -1,8 +1,8 @@
 """The sidebar every page shares: pick a model and an input; run the model once per choice.
 
-The run (:class:`indrnn.inspection.Inspection`) is kept in this session's state, keyed by model
-and input content, so widgets on the pages re-slice it without running the model again. Nothing
-a session uploads reaches another session: uploads live in ``st.session_state`` only.
+The run (:class:`indrnn.run.Run`) is kept in this session's state, keyed by model and input
+content, so widgets on the pages re-slice it without running the model again. Nothing a session
+uploads reaches another session: uploads live in ``st.session_state`` only.
 """
 
 from __future__ import annotations
@@ -19,17 +19,20 @@ import streamlit as st
 
 from indrnn import catalog, limits
 from indrnn.checkpoint import Checkpoint, CheckpointError, load
-from indrnn.data import TASKS
+from indrnn.data import TASKS, Task
 from indrnn.data.uploads import (
     ParsedInput,
     UploadError,
     parse_typed_text,
     parse_upload,
     prepare_for_model,
+    reads_text,
 )
-from indrnn.inspection import Inspection, inspect_input
 from indrnn.limits import MAX_CHECKPOINT_UPLOAD_BYTES, MAX_UPLOAD_BYTES
+from indrnn.objectives import Objective, card_objective
+from indrnn.run import Run, run_model
 from ui import resources
+from ui.state import cached, keep_text, remember_text, remembered
 
 UPLOAD = "Upload a checkpoint…"
 SOURCES = ("Example", "Upload a file", "Type or paste")
@@ -46,46 +49,27 @@ class Context:
 
     name: str
     checkpoint: Checkpoint
-    task: Any
+    task: Task
     parsed: ParsedInput
-    inspection: Inspection
+    run: Run
     input_key: str
+    uploaded: bool = False  #: the model is an upload of this session, not a listed model
 
     @property
     def card(self) -> dict[str, Any]:
         return self.checkpoint.card
 
     @property
+    def model(self) -> Any:
+        return self.checkpoint.model
+
+    @property
     def info(self) -> Any:
         return self.task.info
 
-
-def _remembered(key: str, choices: list[str], query: str | None = None) -> None:
-    """Give the widget ``key`` its last value (pages do not share widget state) or the URL's."""
-    if key in st.session_state:
-        if st.session_state[key] in choices:
-            # Re-assigning makes the value the session's own, so it survives a page switch.
-            st.session_state[key] = st.session_state[key]
-            return
-        del st.session_state[key]  # left over from another model's choices
-    kept = st.session_state.get(f"kept_{key}")
-    wanted = st.query_params.get(query) if query else None
-    for value in (kept, wanted):
-        if value in choices:
-            st.session_state[key] = value
-            return
-
-
-def _remember(key: str, value: Any, query: str | None = None) -> None:
-    st.session_state[f"kept_{key}"] = value
-    if query and isinstance(value, str):
-        st.query_params[query] = value
-
-
-def keep_newest(store: dict, most: int) -> None:
-    """Drop a per-session store's oldest entries (insertion order) until ``most`` remain."""
-    while len(store) > most:
-        store.pop(next(iter(store)))
+    @property
+    def objective(self) -> Objective:
+        return card_objective(self.task, self.card)
 
 
 def limits_help(*rows: str) -> str:
@@ -101,30 +85,36 @@ def _shown(text: str) -> str:
     return kept + ("…" if len(text) > 80 else "")
 
 
-def _choose_model() -> tuple[str, Checkpoint] | None:
+@dataclass(frozen=True)
+class UploadedCheckpoint:
+    """A checkpoint uploaded in this session, kept across its pages."""
+
+    digest: str
+    checkpoint: Checkpoint
+    stem: str
+
+
+def _choose_model() -> tuple[str, Checkpoint, bool] | None:
     listed = catalog.models()
     names = [*listed, UPLOAD]
-    _remembered("model_choice", names, "model")
     asked = st.query_params.get("model")
-    name = st.sidebar.selectbox(
-        "Model", names, format_func=lambda n: n if n == UPLOAD else listed[n].title,
-        key="model_choice")
+    name = remembered(st.sidebar.selectbox, "Model", names, "model_choice", "model",
+                      format_func=lambda n: n if n == UPLOAD else listed[n].title)
     if asked is not None and asked not in names:  # never a path: only listed names are loaded
         st.sidebar.warning(f"The link asks for a model `{_shown(asked)}` that is not among the "
                            f"models in models/; showing {name} instead.")
-    _remember("model_choice", name, "model")
     if name != UPLOAD:
-        return name, resources.pretrained(name)
+        return name, resources.pretrained(name), False
     files = st.sidebar.file_uploader(
         "Checkpoint: NAME.json and NAME.safetensors", type=["json", "safetensors"],
         accept_multiple_files=True, key="checkpoint_upload",
         max_upload_size=MAX_CHECKPOINT_UPLOAD_BYTES >> 20,
         help="Saved with `indrnn.save`; never a pickle. " + limits_help("checkpoint upload"))
+    kept: UploadedCheckpoint | None = st.session_state.get("uploaded_checkpoint")
     if not files:
-        kept = st.session_state.get("uploaded_checkpoint")
         if kept:  # uploaded on another page of this session
-            st.sidebar.caption(f"Using the uploaded checkpoint {kept[2]}.")
-            return f"uploaded: {kept[2]}", kept[1]
+            st.sidebar.caption(f"Using the uploaded checkpoint {kept.stem}.")
+            return f"uploaded: {kept.stem}", kept.checkpoint, True
         st.sidebar.info("Upload both files of a checkpoint saved with `indrnn.save`.")
         return None
     try:
@@ -132,7 +122,7 @@ def _choose_model() -> tuple[str, Checkpoint] | None:
     except CheckpointError as error:
         st.sidebar.error(f"This checkpoint can't be used: {error}")
         return None
-    return f"uploaded: {Path(files[0].name).stem}", checkpoint
+    return f"uploaded: {Path(files[0].name).stem}", checkpoint, True
 
 
 def _load_uploaded(files: list[Any]) -> Checkpoint:
@@ -145,37 +135,34 @@ def _load_uploaded(files: list[Any]) -> Checkpoint:
             raise CheckpointError(f"{upload.name}: {upload.size:,} bytes; the limit is "
                                   f"{MAX_CHECKPOINT_UPLOAD_BYTES:,} per file")
     digest = hashlib.sha256(b"".join(f.getvalue() for f in files)).hexdigest()
-    cached = st.session_state.get("uploaded_checkpoint")
-    if cached and cached[0] == digest:
-        return cached[1]
+    kept: UploadedCheckpoint | None = st.session_state.get("uploaded_checkpoint")
+    if kept and kept.digest == digest:
+        return kept.checkpoint
+    stem = Path(by_suffix[".json"].name).stem
     with tempfile.TemporaryDirectory() as folder:
         for suffix, upload in by_suffix.items():
             (Path(folder) / f"model{suffix}").write_bytes(upload.getvalue())
-        checkpoint = load(Path(folder) / "model")
+        checkpoint = load(Path(folder) / "model", shown_as=stem)
     task = checkpoint.card.get("task")
     if task not in TASKS:
         raise CheckpointError(f"card['task'] must name one of {', '.join(TASKS)}; got {task!r}")
     resources.ready_for_app(checkpoint)
-    st.session_state["uploaded_checkpoint"] = (digest, checkpoint, Path(files[0].name).stem)
+    st.session_state["uploaded_checkpoint"] = UploadedCheckpoint(digest, checkpoint, stem)
     return checkpoint
 
 
-def _choose_input(task: Any, task_name: str) -> tuple[str, ParsedInput] | None:
+def _choose_input(task: Task, task_name: str) -> tuple[str, ParsedInput] | None:
     info = task.info
-    _remembered("input_source", list(SOURCES), "source")
-    source = st.sidebar.radio("Input", SOURCES, key="input_source", horizontal=True)
-    _remember("input_source", source, "source")
+    source = remembered(st.sidebar.radio, "Input", list(SOURCES), "input_source", "source",
+                        horizontal=True)
     if source == "Example":
         examples = resources.examples_for(task_name)
         if not examples:
             st.sidebar.info("No shipped example for this task: upload or type an input.")
             return None
-        files = [e["file"] for e in examples]
-        _remembered("example_choice", files, "example")
-        file = st.sidebar.selectbox("Held-out example", files, key="example_choice")
-        _remember("example_choice", file, "example")
-        data = resources.example_bytes(file)
-        return _parsed(file, data, info)
+        file = remembered(st.sidebar.selectbox, "Held-out example",
+                          [e["file"] for e in examples], "example_choice", "example")
+        return _parsed(file, resources.example_bytes(file), info)
     if source == "Upload a file":
         upload = st.sidebar.file_uploader(
             "Sequence file (CSV, NPY, NPZ, TXT, PNG)", key="sequence_upload",
@@ -194,12 +181,11 @@ def _choose_input(task: Any, task_name: str) -> tuple[str, ParsedInput] | None:
         if upload is None:  # uploaded on another page of this session
             st.sidebar.caption(f"Using the uploaded file {kept[0]}.")
         return _parsed(kept[0], kept[1], info)
-    if "typed_input" not in st.session_state:
-        st.session_state["typed_input"] = st.session_state.get("kept_typed_input", "")
+    remember_text("typed_input")
     text = st.sidebar.text_area(
-        "Characters" if info.output_kind == "per_step_lm" else "CSV rows, one step per line",
+        "Characters" if reads_text(info) else "CSV rows, one step per line",
         key="typed_input", height=150)
-    _remember("typed_input", text)
+    keep_text("typed_input", text)
     if not text.strip():
         return None
     digest = hashlib.sha256(text.encode()).hexdigest()
@@ -209,27 +195,20 @@ def _choose_input(task: Any, task_name: str) -> tuple[str, ParsedInput] | None:
 def _parsed(name: str, data: bytes, info: Any) -> tuple[str, ParsedInput]:
     """Parse once per content and task in this session; reruns reuse the result."""
     key = f"{name}:{hashlib.sha256(data).hexdigest()}"
-    parsed: dict[tuple[str, str], ParsedInput] = st.session_state.setdefault("parsed", {})
-    if (key, info.name) not in parsed:
-        parsed[(key, info.name)] = parse_upload(name, data, info)
-        keep_newest(parsed, KEPT_RUNS)
-    return key, parsed[(key, info.name)]
+    return key, cached("parsed", (key, info.name), lambda: parse_upload(name, data, info),
+                       most=KEPT_RUNS)
 
 
-def _run(model_name: str, checkpoint: Checkpoint, parsed: ParsedInput, task: Any,
-         input_key: str) -> Inspection:
-    runs: dict[tuple[str, str], Inspection] = st.session_state.setdefault("runs", {})
-    key = (model_name, input_key)
-    if key not in runs:
-        count = min(len(parsed.lengths), MAX_SEQUENCES)
-        with st.spinner("Running the model and recording every layer…"):
-            runs[key] = inspect_input(checkpoint.model, parsed.inputs[:count],
-                                      parsed.lengths[:count], task.info)
-        keep_newest(runs, KEPT_RUNS)
-        earlier = [k for k in runs if k[1] != input_key]
-        while earlier and sum(run.nbytes for run in runs.values()) > KEPT_RUN_BYTES:
-            runs.pop(earlier.pop(0))
-    return runs[key]
+def model_run(model_name: str, checkpoint: Checkpoint, parsed: ParsedInput, task: Task,
+              input_key: str) -> Run:
+    """The model's run on the input, once per session (the current input's runs are kept)."""
+    count = min(len(parsed.lengths), MAX_SEQUENCES)
+    return cached("runs", (model_name, input_key),
+                  lambda: run_model(checkpoint.model, parsed.inputs[:count],
+                                    parsed.lengths[:count], card_objective(task, checkpoint.card)),
+                  most=KEPT_RUNS, spinner="Running the model and recording every layer…",
+                  max_bytes=KEPT_RUN_BYTES, size=lambda run: run.nbytes,
+                  keep=lambda key: key[1] == input_key)
 
 
 def sidebar() -> Context | None:
@@ -240,7 +219,7 @@ def sidebar() -> Context | None:
     chosen = _choose_model()
     if chosen is None:
         return None
-    name, checkpoint = chosen
+    name, checkpoint, uploaded = chosen
     card = checkpoint.card
     task = resources.task_data(card["task"], json.dumps(card.get("task_kwargs", {}),
                                                         sort_keys=True))
@@ -256,19 +235,7 @@ def sidebar() -> Context | None:
     for note in parsed.notes:
         st.sidebar.caption(note)
     st.sidebar.caption(parsed.summary)
-    inspection = _run(name, checkpoint, parsed, task, input_key)
-    for warning in inspection.warnings:
+    run = model_run(name, checkpoint, parsed, task, input_key)
+    for warning in run.warnings:
         st.sidebar.warning(warning)
-    return Context(name, checkpoint, task, parsed, inspection, input_key)
-
-
-def partner_run(context: Context) -> tuple[str, Inspection] | None:
-    """The model trained beside this one (LSTM for an IndRNN), run on the same input."""
-    if context.name not in catalog.models():
-        return None
-    other = catalog.partner(context.name)
-    if other is None:
-        return None
-    checkpoint = resources.pretrained(other.name)
-    return other.name, _run(other.name, checkpoint, context.parsed, context.task,
-                            context.input_key)
+    return Context(name, checkpoint, task, parsed, run, input_key, uploaded)

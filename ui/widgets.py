@@ -1,4 +1,6 @@
-"""Pickers the pages share (layer, sequence, neuron), remembered across pages and in the URL."""
+"""What every page shares: its opening (sidebar, title), the pickers (layer, sequence, neuron)
+remembered across pages and in the URL, the runs beside the model's own, and the rankings the
+pages share."""
 
 from __future__ import annotations
 
@@ -9,73 +11,23 @@ import streamlit as st
 from indrnn import catalog
 from indrnn.analysis import rank_neurons
 from indrnn.analysis.ablation import NeuronImpact
-from indrnn.inspection import Inspection, inspect_dataset
+from indrnn.run import Run, run_held_out
+from indrnn.views.memory import ModelRun
 from ui import resources
-from ui.sidebar import Context, keep_newest
+from ui.sidebar import Context, model_run, sidebar
+from ui.state import cached, cached_value, remembered
 
 
-def _remembered_choice(label: str, options: list[Any], key: str, query: str,
-                       where: Any = st, **kwargs: Any) -> Any:
-    wanted = st.session_state.get(f"kept_{key}", st.query_params.get(query))
-    if key in st.session_state:
-        if st.session_state[key] in options:
-            st.session_state[key] = st.session_state[key]  # survives a page switch
-        else:
-            del st.session_state[key]
-    if key not in st.session_state and wanted in [str(o) for o in options]:
-        st.session_state[key] = options[[str(o) for o in options].index(wanted)]
-    value = where.selectbox(label, options, key=key, **kwargs)
-    st.session_state[f"kept_{key}"] = str(value)
-    st.query_params[query] = str(value)
-    return value
-
-
-def layer_picker(context: Context, kinds: tuple[str, ...] = ("indrnn", "lstm"),
-                 where: Any = st) -> str | None:
-    """A recorded layer of the model, of the given kinds."""
-    layers = [n for n, r in context.inspection.layers.items() if r.kind in kinds]
-    if not layers:
-        st.info(f"This model has no {' or '.join(kinds)} layer for this view.")
-        return None
-    return _remembered_choice("Layer", layers, "layer_choice", "layer", where)
-
-
-def sequence_picker(context: Context, where: Any = st) -> int:
-    """Which of the input's sequences to show (only asked when there are several)."""
-    count = len(context.inspection.lengths)
-    if count == 1:
-        return 0
-    return _remembered_choice("Sequence", list(range(count)), "sequence_choice", "sequence",
-                              where)
-
-
-def neuron_picker(neurons: int, where: Any = st) -> int:
-    """A neuron index; the neuron view's scatter selection writes the same key."""
-    return _remembered_choice("Neuron", list(range(neurons)), "neuron_choice", "neuron", where)
-
-
-def dataset_run(context: Context) -> Inspection:
-    """The model's run over held-out test data: shared by all sessions for a listed model
-    (:func:`ui.resources.dataset_states`, read-only), else (an uploaded checkpoint) once per
-    session, one model at a time."""
-    if context.name in catalog.models():
-        return resources.dataset_states(context.name)
-    runs: dict[str, Inspection] = st.session_state.setdefault("dataset_runs", {})
-    if context.name not in runs:
-        with st.spinner("Running the model over held-out test data…"):
-            runs.clear()  # one model's data run at a time per session
-            runs[context.name] = inspect_dataset(context.checkpoint.model, context.task)
-    return runs[context.name]
-
-
-def step_text(context: Context, sequence: int) -> str | None:
-    """The characters of a language model's input sequence, one per step; else ``None``."""
-    if context.info.output_kind != "per_step_lm":
-        return None
-    from indrnn.data.text import decode
-
-    steps = int(context.inspection.lengths[sequence])
-    return decode(context.inspection.inputs[sequence, :steps])
+def open_page(title: str, menu_title: str | None = None) -> Context:
+    """Set the page up (browser title, sidebar, heading) and return the context; until a model
+    and an input are chosen, say so and stop the page there."""
+    st.set_page_config(page_title=f"{menu_title or title} · IndRNN Inspector", layout="wide")
+    context = sidebar()
+    st.title(title)
+    if context is None:
+        waiting_for_input()
+        st.stop()
+    return context
 
 
 def waiting_for_input() -> None:
@@ -84,6 +36,80 @@ def waiting_for_input() -> None:
 
     st.info("Choose a model and an input in the sidebar.")
     st.plotly_chart(decay_curves(), width="stretch", theme=None)
+
+
+def layer_picker(context: Context, kinds: tuple[str, ...] = ("indrnn", "lstm"),
+                 where: Any = st) -> str | None:
+    """A recorded layer of the model, of the given kinds."""
+    layers = [n for n, r in context.run.layers.items() if r.kind in kinds]
+    if not layers:
+        st.info(f"This model has no {' or '.join(kinds)} layer for this view.")
+        return None
+    return remembered(where.selectbox, "Layer", layers, "layer_choice", "layer")
+
+
+def sequence_picker(context: Context, where: Any = st) -> int:
+    """Which of the input's sequences to show (only asked when there are several)."""
+    count = len(context.run.lengths)
+    if count == 1:
+        return 0
+    return remembered(where.selectbox, "Sequence", list(range(count)), "sequence_choice",
+                      "sequence")
+
+
+def neuron_picker(neurons: int, where: Any = st) -> int:
+    """A neuron index; the neuron view's scatter selection writes the same key."""
+    return remembered(where.selectbox, "Neuron", list(range(neurons)), "neuron_choice", "neuron")
+
+
+def new_click(event: Any, last_key: str) -> int | None:
+    """The index (``customdata``) of a point just clicked in a chart drawn with
+    ``on_select="rerun"``, or ``None``. The selection stays in the event on later reruns, so
+    only a click on another point than the last one (kept under ``last_key``) counts."""
+    points = (event or {}).get("selection", {}).get("points", [])
+    if not points or points[0].get("customdata") is None:
+        st.session_state.pop(last_key, None)
+        return None
+    picked = points[0]["customdata"]
+    picked = int(picked[0] if isinstance(picked, list) else picked)
+    if picked == st.session_state.get(last_key):
+        return None
+    st.session_state[last_key] = picked
+    return picked
+
+
+def held_out_run(context: Context) -> Run:
+    """The model's run over held-out test data: shared by all sessions for a listed model
+    (:func:`ui.resources.held_out_run`, read-only), else (an uploaded checkpoint) once per
+    session, one model at a time."""
+    if not context.uploaded:
+        return resources.held_out_run(context.name)
+    return cached("held_out_runs", context.name,
+                  lambda: run_held_out(context.model, context.objective), most=1,
+                  spinner="Running the model over held-out test data…")
+
+
+def this_model(context: Context) -> ModelRun:
+    return ModelRun(context.name, context.model, context.run)
+
+
+def _on_this_input(context: Context, name: str) -> ModelRun:
+    checkpoint = resources.pretrained(name)
+    return ModelRun(name, checkpoint.model, model_run(name, checkpoint, context.parsed,
+                                                      context.task, context.input_key))
+
+
+def partner(context: Context) -> ModelRun | None:
+    """The model trained beside this one (LSTM for an IndRNN), run on the same input."""
+    other = None if context.uploaded else catalog.partner(context.name)
+    return None if other is None else _on_this_input(context, other.name)
+
+
+def comparison_runs(context: Context) -> list[ModelRun]:
+    """This model and those trained beside it on the task (:func:`catalog.comparison_partners`),
+    all run on the same input."""
+    others = [] if context.uploaded else catalog.comparison_partners(context.name)
+    return [this_model(context), *(_on_this_input(context, other.name) for other in others)]
 
 
 KEPT_RANKINGS = 16  #: neuron rankings by ablation impact kept per session
@@ -96,13 +122,13 @@ def impact_ranking(context: Context, sequence: int, layer: str, mode: str = "sil
     ``compute`` ranks them now (one model run per neuron) unless done already. The Ablation and
     Neurons pages share the rankings.
     """
-    rankings: dict[tuple, NeuronImpact] = st.session_state.setdefault("ablation_rankings", {})
     key = (context.name, context.input_key, sequence, layer, mode)
-    if compute and key not in rankings:
-        steps = int(context.inspection.lengths[sequence])
-        inputs = context.inspection.inputs[sequence: sequence + 1, :steps]
-        size = context.inspection.layers[layer].hidden.shape[-1]
-        with st.spinner(f"Ablating the {size} neurons of {layer} one by one…"):
-            rankings[key] = rank_neurons(context.checkpoint.model, inputs, layer, mode=mode)
-        keep_newest(rankings, KEPT_RANKINGS)
-    return rankings.get(key)
+    if not compute:
+        return cached_value("ablation_rankings", key)
+    size = context.run.layers[layer].hidden.shape[-1]
+    return cached("ablation_rankings", key,
+                  lambda: rank_neurons(context.model, context.run.sequence_inputs(sequence),
+                                       layer, mode=mode),
+                  most=KEPT_RANKINGS, spinner=f"Ablating the {size} neurons of {layer} one by "
+                                              "one…")
+

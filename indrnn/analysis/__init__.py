@@ -11,7 +11,7 @@ small dataclasses. None of them changes the model it is given.
   ``∂y/∂x_t`` and ``∂y/∂h_t`` of every unit.
 * :mod:`~indrnn.analysis.ablation`: silence neurons or take their memory, on a private copy.
 * :mod:`~indrnn.analysis.patterns`: LSTMVis-style pattern search, top activations.
-* :mod:`~indrnn.analysis.discovery`: annotation tracks and neurons that follow them or labels.
+* :mod:`~indrnn.analysis.discovery`: neurons that follow annotation tracks or pick out labels.
 * :mod:`~indrnn.analysis.saturation`: LSTM gate saturation (Karpathy et al. 2015).
 * :mod:`~indrnn.analysis.downsample`: spike-preserving downsampling, layer activity summaries.
 * :mod:`~indrnn.analysis.locate`: the IndRNN layers of a model by recorded name.
@@ -26,13 +26,9 @@ from indrnn.analysis.ablation import (
     rank_neurons,
 )
 from indrnn.analysis.discovery import (
-    adding_tracks,
-    code_tracks,
     correlate_tracks,
-    input_tracks,
     label_selectivity,
     sequence_features,
-    time_track,
     top_neurons,
 )
 from indrnn.analysis.downsample import activity_summaries, downsample, layer_activity
@@ -51,6 +47,7 @@ from indrnn.analysis.memory import (
     lstm_memory,
     neuron_flags,
     paper_bounds,
+    paper_gamma,
     time_constant,
 )
 from indrnn.analysis.patterns import find_pattern, neurons_on_in_window, top_activations
@@ -62,8 +59,6 @@ __all__ = [
     "ablation_metrics",
     "ablations_applied",
     "activity_summaries",
-    "adding_tracks",
-    "code_tracks",
     "compare_outputs",
     "correlate_tracks",
     "downsample",
@@ -77,7 +72,6 @@ __all__ = [
     "indrnn_gradient_map",
     "indrnn_layers",
     "indrnn_memory",
-    "input_tracks",
     "label_selectivity",
     "layer_activity",
     "lstm_cell_gradient_map",
@@ -85,11 +79,11 @@ __all__ = [
     "neuron_flags",
     "neurons_on_in_window",
     "paper_bounds",
+    "paper_gamma",
     "rank_neurons",
     "saliency",
     "sequence_features",
     "time_constant",
-    "time_track",
     "top_activations",
     "top_neurons",
 ]

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from indrnn.sequence_model import SequenceModel
 from indrnn.record import LayerRecord, Recorder
+from indrnn.sequence_model import SequenceModel
 
 
 def to_numpy(values: Tensor | np.ndarray | Any) -> np.ndarray:
@@ -99,10 +99,10 @@ def select_target(model: nn.Module, output: Tensor, output_index: int | None = N
                   step: int = -1) -> Tensor:
     """One scalar per sequence, ``(B,)``, from a model's output: the quantity to explain.
 
-    ``output`` is ``(B, K)`` (a readout from the last step) or a sequence of outputs, batch-first
-    for :class:`~indrnn.sequence_model.SequenceModel` and ``batch_first`` bodies, time-major otherwise,
-    of which ``step`` is taken. ``output_index`` picks the output; ``None`` takes output 0 when
-    there is one, else each sequence's largest output (its predicted class).
+    ``output`` is ``(B, K)`` (a readout from the last step) or a sequence of outputs (batch-first
+    for :class:`~indrnn.sequence_model.SequenceModel` and ``batch_first`` bodies, time-major
+    otherwise) of which ``step`` is taken. ``output_index`` picks the output; ``None`` takes
+    output 0 when there is one, else each sequence's largest output (its predicted class).
     """
     if output.dim() == 3:
         axis = time_axis(model)

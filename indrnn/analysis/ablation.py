@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from indrnn.analysis._common import model_output
 from indrnn.analysis.locate import find_indrnn_layer
 from indrnn.devices import model_device
-from indrnn.tasks import Batch, Objective
+from indrnn.objectives import Batch, Objective
 
 MODES = ("silence", "memory")
 
@@ -153,7 +153,7 @@ def ablation_metrics(model: nn.Module, objective: Objective, ablations: Sequence
     model : nn.Module
         A ``SequenceModel`` for ``objective``'s task.
     objective : Objective
-        From :func:`indrnn.tasks.objective_for`.
+        From :func:`indrnn.objectives.objective_for`.
     ablations : sequence of Ablation
     split : str
         ``"test"`` or ``"valid"``.
@@ -198,7 +198,7 @@ def rank_neurons(model: nn.Module, inputs: Tensor | Batch, layer: str, *, mode: 
     model : nn.Module
         Not changed (one private copy is ablated neuron by neuron).
     inputs : Tensor or Batch
-        The model's input, or a :class:`~indrnn.tasks.Batch` (needed with ``objective``).
+        The model's input, or a :class:`~indrnn.objectives.Batch` (needed with ``objective``).
     layer : str
         Recorded IndRNN layer name.
     mode : {"silence", "memory"}

@@ -1,9 +1,8 @@
 """Find neurons that track something: a class label, or an annotation track of the input.
 
 Tracks are one number per step (``NaN`` where a track is undefined, e.g. "steps since the first
-marker" before it): built from the input by :func:`code_tracks` (Python source: column,
-indentation, bracket depth, inside a string, inside a comment), :func:`adding_tracks` (the
-adding problem's markers), :func:`input_tracks` (the raw channels) and :func:`time_track`.
+marker" before it), what is known about the input: each task annotates its own inputs
+(:meth:`indrnn.data.Task.annotation_tracks`, built in :mod:`indrnn.data.tracks`).
 :func:`correlate_tracks` ranks neurons by Pearson's r with each track over all steps;
 :func:`label_selectivity` ranks them by how well they separate classes (ANOVA F, correlation
 ratio, point-biserial r per class).
@@ -20,101 +19,9 @@ from torch import Tensor
 
 from indrnn.analysis._common import to_numpy
 from indrnn.analysis.patterns import States, _sequences
+from indrnn.sequences import valid_steps
 
 Track = Tensor | np.ndarray | Sequence[Tensor | np.ndarray]
-
-
-def time_track(steps: int, batch: int = 1) -> np.ndarray:
-    """The step index ``t``, ``(T, B)``."""
-    return np.repeat(np.arange(steps, dtype=np.float64)[:, None], batch, 1)
-
-
-def input_tracks(x: Tensor | np.ndarray, names: Sequence[str] | None = None,
-                 time_major: bool = False) -> dict[str, np.ndarray]:
-    """Every input channel as a track, ``(T, B)`` each, from ``(B, T, D)`` (or time-major)."""
-    array = to_numpy(x).astype(np.float64)
-    if not time_major:
-        array = array.swapaxes(0, 1)
-    names = names or [f"input {c}" for c in range(array.shape[-1])]
-    return {name: array[..., c] for c, name in enumerate(names)}
-
-
-def adding_tracks(x: Tensor | np.ndarray) -> dict[str, np.ndarray]:
-    """What an adding-problem network may count, ``(T, B)`` each, from inputs ``(B, T, 2)``.
-
-    Tracks: ``marker_seen`` (0 before the first marker, 1 from it on), ``markers_seen`` (0, 1,
-    2), ``steps_since_first_marker`` and ``steps_since_last_marker`` (NaN before the first),
-    ``marked_sum`` (the running sum of the marked values: what the network must remember).
-    """
-    array = to_numpy(x).astype(np.float64)
-    if array.ndim == 2:
-        array = array[None]
-    values, markers = array[..., 0].T, array[..., 1].T  # (T, B)
-    count = np.cumsum(markers > 0, 0)
-    steps = time_track(*markers.shape)
-    first = np.where(count > 0, np.argmax(count > 0, 0)[None, :], -1)
-    last = np.maximum.accumulate(np.where(markers > 0, steps, -1), 0)
-    return {
-        "marker_seen": (count > 0).astype(np.float64),
-        "markers_seen": count.astype(np.float64),
-        "steps_since_first_marker": np.where(first >= 0, steps - first, np.nan),
-        "steps_since_last_marker": np.where(last >= 0, steps - last, np.nan),
-        "marked_sum": np.cumsum(values * markers, 0),
-    }
-
-
-def code_tracks(text: str) -> dict[str, np.ndarray]:
-    """Annotation tracks of Python source, one value per character, ``(T,)`` each.
-
-    * ``column``: the character's position in its line (0 for the first);
-    * ``indentation``: leading whitespace characters of the line read so far;
-    * ``bracket_depth``: open ``( [ {`` outside strings and comments, after this character
-      (never below 0, so a window cut mid-expression starts at 0);
-    * ``in_string``: 1 inside a string literal, its quotes included (``'``, ``"`` and
-      triple-quoted; backslash escapes honoured);
-    * ``in_comment``: 1 from ``#`` to the end of the line.
-    """
-    size = len(text)
-    tracks = {name: np.zeros(size) for name in (
-        "column", "indentation", "bracket_depth", "in_string", "in_comment")}
-    column = indent = depth = 0
-    leading, comment, escape, quote = True, False, False, ""
-    i = 0
-    while i < size:
-        ch, width = text[i], 1
-        if quote:
-            if ch == "\n" and len(quote) == 1 and not escape:
-                quote = ""  # an unterminated one-line string ends with its line
-            elif escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif text.startswith(quote, i):
-                width, quote = len(quote), ""  # the closing quote(s)
-            tracks["in_string"][i : i + width] = float(ch != "\n" or bool(quote))
-        elif comment:
-            comment = ch != "\n"
-        elif ch == "#":
-            comment = True
-        elif ch in "\"'":
-            quote = ch * 3 if text.startswith(ch * 3, i) else ch
-            width = len(quote)
-            tracks["in_string"][i : i + width] = 1
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth = max(0, depth - 1)
-        tracks["in_comment"][i : i + width] = float(comment)
-        for j in range(i, min(i + width, size)):
-            leading = leading and text[j] in " \t"
-            indent += leading
-            tracks["column"][j], tracks["indentation"][j] = column, indent
-            tracks["bracket_depth"][j] = depth
-            column += 1
-            if text[j] == "\n":
-                column, indent, leading = 0, 0, True
-        i += width
-    return tracks
 
 
 def _track_sequences(track: Track, lengths: Sequence[int]) -> list[np.ndarray]:
@@ -210,7 +117,7 @@ def sequence_features(hidden: Tensor, how: str = "last",
     lengths = torch.full((hidden.shape[1],), steps) if lengths is None else lengths.cpu()
     if how == "last":
         return hidden[lengths - 1, torch.arange(hidden.shape[1])]
-    valid = (torch.arange(steps)[:, None] < lengths[None, :]).unsqueeze(-1)
+    valid = valid_steps(lengths, steps).unsqueeze(-1)
     if how == "mean":
         return (hidden * valid).sum(0) / lengths[:, None]
     if how == "max":

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from indrnn.analysis._common import to_numpy
 from indrnn.record import LayerRecord, Recording
+from indrnn.sequences import valid_steps
 
 
 @dataclass
@@ -100,7 +100,7 @@ def layer_activity(layer: LayerRecord, lengths: Tensor | None = None) -> LayerAc
     if lengths is None:
         states = hidden.reshape(-1, hidden.shape[-1])
     else:
-        valid = torch.arange(hidden.shape[0])[:, None] < lengths.cpu()[None, :]
+        valid = valid_steps(lengths.cpu(), hidden.shape[0])
         states = hidden[valid]
     active = (states != 0).double()
     fraction = active.mean(0)

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from indrnn.analysis._common import is_reverse, lag_products
 from indrnn.analysis.locate import indrnn_layers
 from indrnn.record import LayerRecord, Recording
+from indrnn.sequences import valid_steps
 
 
 def time_constant(u: Tensor) -> Tensor:
@@ -88,6 +89,26 @@ def paper_bounds(seq_len: int, gamma: float = 5.0, epsilon: float = 0.2) -> Pape
         raise ValueError(f"need seq_len >= 1, gamma > 0 and epsilon > 0, got {seq_len}, {gamma}, "
                          f"{epsilon}")
     return PaperBounds(seq_len, gamma, epsilon, gamma ** (1 / seq_len), epsilon ** (1 / seq_len))
+
+
+DEFAULT_GAMMA = 5.0  #: the official code's ``MAG``, for models whose bound is not of that form
+
+
+def paper_gamma(model: nn.Module, seq_len: int) -> float:
+    """The γ of a model trained with the paper's bound ``|u| ≤ γ^{1/T}``, read off its largest
+    upper bound: ``γ = bound^T`` (2 for the adding models, 5 for the pixel and sensor ones).
+
+    A model without an upper bound above 1 (none, or a plain cap such as 0.99) was not bounded
+    that way: :data:`DEFAULT_GAMMA`.
+    """
+    highs = []
+    for ref in indrnn_layers(model).values():
+        high = ref.recurrent_max
+        if high is not None and high > 1:
+            highs.append(float(high))
+    if not highs or seq_len < 1:
+        return DEFAULT_GAMMA
+    return float(f"{max(highs) ** seq_len:.3g}")
 
 
 @dataclass
@@ -253,7 +274,7 @@ def lstm_memory(record: LayerRecord, lengths: Tensor | None = None) -> LSTMLayer
     if lengths is None:
         mean = forget.mean((0, 1))
     else:
-        valid = torch.arange(forget.shape[0]).unsqueeze(1) < lengths.cpu().unsqueeze(0)
+        valid = valid_steps(lengths.cpu(), forget.shape[0])
         mean = forget[valid].mean(0)
     return LSTMLayerMemory(record.name, mean, time_constant(mean), half_life(mean))
 

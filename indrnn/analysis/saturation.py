@@ -16,6 +16,7 @@ from torch import Tensor
 
 from indrnn.lstm import LSTMGates
 from indrnn.record import LayerRecord
+from indrnn.sequences import valid_steps
 
 GATES = ("input_gate", "forget_gate", "output_gate")
 
@@ -52,7 +53,7 @@ def saturation_fractions(values: Tensor, low: float = 0.1, high: float = 0.9,
     if lengths is None:
         valid = torch.ones(values.shape[:2], dtype=torch.bool)
     else:
-        valid = torch.arange(values.shape[0])[:, None] < lengths.cpu()[None, :]
+        valid = valid_steps(lengths.cpu(), values.shape[0])
     values = values.detach().cpu()[valid]  # (M, N)
     return (values < low).double().mean(0), (values > high).double().mean(0)
 

@@ -16,8 +16,10 @@ Registered names (:data:`TASKS`), the object each returns and its output kind:
 * ``basicmotions``, ``japanesevowels`` -> :class:`TaskData`, classification_last_step;
   ``data/basicmotions.npz``, ``data/japanesevowels.npz``.
 
-Every object has ``info`` (:class:`TaskInfo`: sizes, names, preprocessing, provenance for a model
-card via ``info.card()``) and ``test``; tensors are batch-first (see :mod:`indrnn.data.base`).
+Every object is a :class:`Task`: it has ``info`` (:class:`TaskInfo`: sizes, names, preprocessing,
+provenance for a model card via ``info.card()``), ``test``, ``extras`` (normalisation statistics,
+a pixel permutation) and ``annotation_tracks`` (what is known about each step of an input, built
+in :mod:`indrnn.data.tracks`); tensors are batch-first (see :mod:`indrnn.data.base`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from indrnn.data.adding import AddingTask, adding_batch, load_adding, training_g
 from indrnn.data.base import (
     DataError,
     SequenceSplit,
+    Task,
     TaskData,
     TaskInfo,
     data_dir,
@@ -103,7 +106,7 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
 )}
 
 
-def load_task(name: str, **kwargs: Any) -> AddingTask | TaskData | TextData:
+def load_task(name: str, **kwargs: Any) -> Task:
     """Load a registered task.
 
     Parameters
@@ -132,6 +135,7 @@ __all__ = [
     "DataError",
     "IDXError",
     "SequenceSplit",
+    "Task",
     "TaskData",
     "TaskInfo",
     "TaskSpec",

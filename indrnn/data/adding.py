@@ -26,11 +26,14 @@ replays them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import torch
 
 from indrnn.data.base import SequenceSplit, TaskInfo, seeded_generator
+from indrnn.data.tracks import adding_tracks, input_tracks, past_the_end, time_track
 
 TRAIN_STREAM, VALID_STREAM, TEST_STREAM = 0, 1, 2
 HELD_OUT_SEED = 0  #: seed of the fixed validation and test sets (streams 1 and 2)
@@ -157,6 +160,17 @@ class AddingTask:
     seq_len: int
     valid: SequenceSplit
     test: SequenceSplit
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def annotation_tracks(self, inputs: torch.Tensor, lengths: torch.Tensor | None = None,
+                          ) -> dict[str, np.ndarray]:
+        """The step index, what a network may count of the markers (:func:`adding_tracks`), and
+        the two channels."""
+        tracks = {"time step": time_track(inputs.shape[1], inputs.shape[0])}
+        tracks.update(adding_tracks(inputs))
+        tracks.update({f"input {name}": track for name, track in input_tracks(
+            inputs, list(self.info.channel_names)).items()})
+        return past_the_end(tracks, lengths)
 
     def batches(self, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Endless training batches (see :func:`training_batches`)."""

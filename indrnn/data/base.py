@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
+
+from indrnn.data.tracks import input_tracks, past_the_end, time_track
 
 OutputKind = Literal["regression", "classification_last_step", "per_step_lm"]
 OUTPUT_KINDS: tuple[str, ...] = ("regression", "classification_last_step", "per_step_lm")
@@ -105,6 +107,9 @@ class TaskInfo:
         A trivial predictor's score, for scale.
     layout : str
         Tensor layout: always batch-first (see the module docstring).
+    image_shape : tuple of int, optional
+        ``(rows, columns)`` of the image a pixel-by-pixel task reads, row by row (one channel);
+        ``None`` for inputs that are not images.
     """
 
     name: str
@@ -121,6 +126,7 @@ class TaskInfo:
     splits: dict[str, int] = field(default_factory=dict)
     baseline: str = ""
     layout: str = LAYOUT
+    image_shape: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.output_kind not in OUTPUT_KINDS:
@@ -129,7 +135,7 @@ class TaskInfo:
     def card(self) -> dict[str, Any]:
         """A JSON-safe dict for a model card (``indrnn.checkpoint.save(..., card=...)``)."""
         out = asdict(self)
-        for key in ("channel_names", "class_names"):
+        for key in ("channel_names", "class_names", "image_shape"):
             if out[key] is not None:
                 out[key] = list(out[key])
         return out
@@ -179,6 +185,23 @@ class SequenceSplit:
         return replace(self, inputs=inputs)
 
 
+class Task(Protocol):
+    """What every task object (:class:`TaskData`, :class:`~indrnn.data.AddingTask`,
+    :class:`~indrnn.data.TextData`) offers the rest of the library."""
+
+    info: TaskInfo
+    extras: dict[str, Any]
+
+    @property
+    def test(self) -> Any:
+        """The test split: a :class:`SequenceSplit`, or a token stream for text."""
+
+    def annotation_tracks(self, inputs: torch.Tensor, lengths: torch.Tensor | None = None,
+                          ) -> dict[str, np.ndarray]:
+        """What is known about each step of batch-first ``inputs``, ``(T, B)`` per track (NaN
+        past a sequence's end): the step index first, then the task's own events."""
+
+
 @dataclass(frozen=True)
 class TaskData:
     """A classification or regression task with fixed splits.
@@ -201,6 +224,16 @@ class TaskData:
     test: SequenceSplit
     valid: SequenceSplit | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def annotation_tracks(self, inputs: torch.Tensor, lengths: torch.Tensor | None = None,
+                          ) -> dict[str, np.ndarray]:
+        """The step index and every input channel, by the task's channel names."""
+        names = list(self.info.channel_names or [])
+        names = names if len(names) == inputs.shape[-1] else None
+        tracks = {"time step": time_track(inputs.shape[1], inputs.shape[0])}
+        tracks.update({f"input {name}": track
+                       for name, track in input_tracks(inputs, names).items()})
+        return past_the_end(tracks, lengths)
 
 
 def stratified_holdout(labels: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -218,7 +218,8 @@ def _info(name: str, classes: tuple[str, ...], provenance: str, splits: dict[str
         output_size=len(classes), num_classes=len(classes), seq_len=NUM_PIXELS,
         variable_length=False, channel_names=("pixel",), class_names=classes,
         preprocessing=f"pixel / 255 -> [0, 1]; 784 steps x 1 channel, {order} pixel order",
-        provenance=provenance, splits=splits, baseline="10% accuracy by chance (balanced classes)")
+        provenance=provenance, splits=splits, baseline="10% accuracy by chance (balanced classes)",
+        image_shape=(IMAGE_SIDE, IMAGE_SIDE))
 
 
 def load_fashion_mnist(num_valid: int = 5000, valid_seed: int = 0, *, permute: bool = False,

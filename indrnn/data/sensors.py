@@ -37,6 +37,7 @@ from indrnn.data.base import (
     carve_validation,
     data_file,
 )
+from indrnn.sequences import valid_steps
 
 FILES = {"basicmotions": "basicmotions.npz", "japanesevowels": "japanesevowels.npz"}
 EXPECTED = {  # name -> (train, test, channels, classes, min length, max length)
@@ -47,7 +48,7 @@ EXPECTED = {  # name -> (train, test, channels, classes, min length, max length)
 
 def step_mask(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
     """bool ``(N, T)``: True at the real steps ``t < lengths[n]``."""
-    return torch.arange(seq_len).unsqueeze(0) < lengths.unsqueeze(1)
+    return valid_steps(lengths, seq_len).T
 
 
 def normalization_stats(inputs: torch.Tensor, lengths: torch.Tensor,

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from indrnn.data.base import DataError, TaskInfo, data_file
+from indrnn.data.tracks import past_the_end, text_tracks, time_track
 
 ARCHIVE = "cpython_stdlib.txt.xz"
 MANIFEST = "cpython_stdlib.json"
@@ -182,6 +183,17 @@ class TextData:
     test: torch.Tensor
     files: dict[str, tuple[str, ...]]
     manifest: dict[str, Any] = field(repr=False)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def annotation_tracks(self, inputs: torch.Tensor, lengths: torch.Tensor | None = None,
+                          ) -> dict[str, np.ndarray]:
+        """The step index and the code's structure (:func:`~indrnn.data.tracks.code_tracks`)
+        of each sequence of character ids ``(B, T)``."""
+        steps = inputs.shape[1]
+        counts = [steps] * len(inputs) if lengths is None else lengths.tolist()
+        texts = [decode(row[: int(n)]) for row, n in zip(inputs, counts)]
+        tracks = {"time step": time_track(steps, len(inputs)), **text_tracks(texts, steps)}
+        return past_the_end(tracks, lengths)
 
 
 def load_cpython_chars(verify: bool = True) -> TextData:

@@ -178,7 +178,7 @@ def firings_table(firings: Sequence[Firing], text: str | Sequence[str] | None = 
         The characters of the sequence (or of each sequence): the context column shows the
         window with the firing character in brackets, newlines as ``↵``.
     sequence_ids : sequence of int, optional
-        What to call each sequence (e.g. :attr:`Inspection.source_indices`, its index in the
+        What to call each sequence (e.g. :attr:`indrnn.run.Run.source_indices`, its index in the
         test split); its position in the batch by default.
 
     Returns

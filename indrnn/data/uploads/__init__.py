@@ -38,7 +38,7 @@ checks), :mod:`~indrnn.data.uploads.values` (value checks shared by the numeric 
 from __future__ import annotations
 
 from indrnn.data.uploads.arrays import parse_npy, parse_npz
-from indrnn.data.uploads.common import ParsedInput, UploadError
+from indrnn.data.uploads.common import ParsedInput, UploadError, reads_text
 from indrnn.data.uploads.dispatch import parse_typed_text, parse_upload
 from indrnn.data.uploads.images import parse_png
 from indrnn.data.uploads.prepare import prepare_for_model
@@ -56,4 +56,5 @@ __all__ = [
     "parse_typed_text",
     "parse_upload",
     "prepare_for_model",
+    "reads_text",
 ]

@@ -64,7 +64,7 @@ def plural(n: int, word: str) -> str:
 
 
 def is_pixels(info: TaskInfo) -> bool:
-    return info.channel_names == ("pixel",)
+    return info.image_shape is not None
 
 
 def reads_text(info: TaskInfo) -> bool:

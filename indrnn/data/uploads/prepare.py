@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
+from indrnn.data.base import Task
 from indrnn.data.sensors import normalize
 from indrnn.data.uploads.common import ParsedInput, UploadError, expects
 
 
-def prepare_for_model(parsed: ParsedInput, task: Any) -> ParsedInput:
+def prepare_for_model(parsed: ParsedInput, task: Task) -> ParsedInput:
     """Apply the preprocessing the model was trained with to raw uploaded values.
 
     Sensor tasks: per-channel ``(x - mean) / std`` with ``task.extras["mean"]``, ``["std"]``
@@ -35,7 +35,7 @@ def prepare_for_model(parsed: ParsedInput, task: Any) -> ParsedInput:
     if parsed.inputs.shape[2] != task.info.input_size:
         raise UploadError(f"the input has {parsed.inputs.shape[2]} channels; the {task.info.name}"
                           f" model expects {expects(task.info)}")
-    extras, inputs, notes = getattr(task, "extras", {}), parsed.inputs, list(parsed.notes)
+    extras, inputs, notes = task.extras, parsed.inputs, list(parsed.notes)
     if "mean" in extras and "std" in extras:
         inputs = normalize(inputs, parsed.lengths, extras["mean"], extras["std"])
         notes.append("standardised per channel with the model's training mean and std")

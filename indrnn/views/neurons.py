@@ -1,0 +1,174 @@
+"""The Neurons page's views: a layer's neurons over time, sortable, and one neuron up close."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from torch import Tensor, nn
+
+from indrnn.analysis import half_life, time_constant, top_activations
+from indrnn.analysis.locate import indrnn_layers
+from indrnn.figures.neurons import neuron_scatter, neuron_trace, sortable_heatmap, weight_bars
+from indrnn.figures.overlays import firing_windows, firings_table, pixel_overlay, text_html
+from indrnn.objectives import Objective
+from indrnn.run import Run
+from indrnn.sequences import valid_steps
+
+#: Menu label -> :func:`neuron_table` column, for the heatmap's sort menu.
+SORTS = {"u": "u", "memory τ": "tau", "mean activation": "mean",
+         "fraction active": "fraction_active", "weight into the readout": "readout"}
+
+
+def neuron_table(model: nn.Module, run: Run, layer: str) -> dict[str, Tensor]:
+    """Per-neuron facts of one recorded layer: what the neuron view sorts and plots by.
+
+    Returns ``u``, ``tau`` and ``half_life`` (IndRNN layers; NaN for LSTM ones), ``mean`` and
+    ``fraction_active`` over every valid step of every recorded sequence, and ``readout``
+    (``‖head.weight[:, n]‖`` for the layer feeding the readout, else NaN).
+    """
+    hidden = run.layers[layer].hidden
+    valid = valid_steps(run.lengths, hidden.shape[0]).unsqueeze(-1)
+    count = valid.sum().clamp(min=1)
+    mean = (hidden * valid).sum((0, 1)) / count
+    active = ((hidden != 0) & valid).sum((0, 1)) / count
+    neurons = hidden.shape[-1]
+    refs = indrnn_layers(model)
+    nan = torch.full((neurons,), float("nan"))
+    u = refs[layer].u.detach().cpu().float() if layer in refs else nan
+    readout = nan
+    head = getattr(model, "head", None)
+    if head is not None and layer == list(run.layers)[-1] and head.in_features == neurons:
+        readout = head.weight.detach().cpu().norm(dim=0)
+    return {"u": u, "tau": time_constant(u) if layer in refs else nan,
+            "half_life": half_life(u) if layer in refs else nan, "mean": mean,
+            "fraction_active": active, "readout": readout}
+
+
+def sort_orders(table: dict[str, Tensor], impact: list[int] | None = None) -> dict[str, list[int]]:
+    """Neurons largest first by each :data:`SORTS` column (columns all NaN left out: u of an
+    LSTM layer, the readout weight of a layer below the last), and by ablation ``impact``."""
+    orders = {label: [int(n) for n in np.argsort(
+        -np.nan_to_num(table[key].numpy(), nan=-np.inf), kind="stable")]
+        for label, key in SORTS.items() if not table[key].isnan().all()}
+    if impact is not None:
+        orders["ablation impact"] = [int(n) for n in impact]
+    return orders
+
+
+def layer_heatmap(run: Run, layer: str, sequence: int, orders: dict[str, list[int]]) -> go.Figure:
+    """Neuron × time map of one sequence, with the sort menu (re-sorts in the browser)."""
+    return sortable_heatmap(run.states(layer, sequence).numpy(), orders, title=layer)
+
+
+def is_indrnn(run: Run, layer: str) -> bool:
+    return run.layers[layer].kind == "indrnn"
+
+
+def picker_scatter(run: Run, layer: str, table: dict[str, Tensor]) -> go.Figure:
+    """One point per neuron to click: u against τ (IndRNN), activity otherwise."""
+    if is_indrnn(run, layer):
+        return neuron_scatter(table["u"].numpy(), table["tau"].numpy(), x_title="u",
+                              y_title="τ (steps)", title="Click a neuron", log_y=True)
+    return neuron_scatter(table["fraction_active"].numpy(), table["mean"].numpy(),
+                          x_title="fraction active", y_title="mean activation",
+                          title="Click a neuron")
+
+
+def neuron_numbers(run: Run, layer: str, table: dict[str, Tensor],
+                   neuron: int) -> list[tuple[str, str]]:
+    """(label, value) pairs shown above a neuron's trace: u and its memory for IndRNN neurons."""
+    shown = [("mean activation", "mean"), ("fraction active", "fraction_active")]
+    if is_indrnn(run, layer):
+        shown = [("u", "u"), ("τ (steps)", "tau"), ("half-life (steps)", "half_life"), *shown]
+    return [(label, f"{float(table[key][neuron]):.4g}") for label, key in shown]
+
+
+def trace_figure(run: Run, layer: str, sequence: int, neuron: int) -> go.Figure:
+    """The neuron's state (and pre-activation) over the sequence."""
+    states = run.states(layer, sequence)
+    pre = run.layers[layer].tensors.get("preactivation")
+    return neuron_trace(states[:, neuron].numpy(),
+                        None if pre is None else run.states(layer, sequence, "preactivation")[
+                            :, neuron].numpy(),
+                        title=f"Neuron {neuron} over time")
+
+
+def drive_figure(model: nn.Module, run: Run, objective: Objective, layer: str,
+                 neuron: int) -> go.Figure | None:
+    """The neuron's input weights, named by channel (first layer) or by neuron below; ``None``
+    where the layer reads its input without a weight matrix."""
+    ref = indrnn_layers(model).get(layer)
+    if ref is None or ref.weight_ih is None:
+        return None
+    weights = ref.weight_ih[neuron].detach().cpu().numpy()
+    first = layer == next(iter(run.layers))
+    channels = list(objective.info.channel_names or [])
+    names = (channels if first and len(channels) == len(weights)
+             else [f"unit {k}" for k in range(len(weights))])
+    return weight_bars(weights, names=names, title=f"What drives neuron {neuron}",
+                       x_title="input" if first else "neuron below")
+
+
+def readout_figure(model: nn.Module, objective: Objective, table: dict[str, Tensor],
+                   neuron: int) -> go.Figure | None:
+    """The neuron's weights into the readout, by output; ``None`` for a layer below the last."""
+    head = getattr(model, "head", None)
+    if head is None or np.isnan(float(table["readout"][neuron])):
+        return None
+    return weight_bars(head.weight[:, neuron].detach().cpu().numpy(),
+                       names=list(objective.output_labels(head.out_features)),
+                       title=f"Neuron {neuron} into the readout", x_title="output")
+
+
+@dataclass(frozen=True)
+class InputOverlay:
+    """The input coloured by one neuron: HTML of the text, or a figure over the image."""
+
+    html: str | None = None
+    figure: go.Figure | None = None
+
+
+def input_overlay(run: Run, objective: Objective, layer: str, sequence: int,
+                  neuron: int) -> InputOverlay | None:
+    """The text coloured by the neuron, or the image beside the neuron at each pixel; ``None``
+    for inputs that are neither."""
+    values = run.states(layer, sequence)[:, neuron].numpy()
+    texts = objective.texts(run.inputs[sequence: sequence + 1], run.lengths[sequence:
+                                                                            sequence + 1])
+    if texts is not None:
+        return InputOverlay(html=text_html(texts[0], values))
+    shape = objective.info.image_shape
+    if shape is not None and len(values) == shape[0] * shape[1]:
+        return InputOverlay(figure=pixel_overlay(
+            run.inputs[sequence, :, 0].numpy(), values, shape=shape,
+            permutation=objective.task.extras.get("permutation")))
+    return None
+
+
+@dataclass(frozen=True)
+class Firings:
+    """Where a neuron fires most across held-out data: table rows, a caption, small multiples."""
+
+    rows: list[dict[str, object]]
+    caption: str | None
+    figure: go.Figure
+
+
+def top_firings(held_out: Run, objective: Objective, layer: str, neuron: int,
+                k: int = 12) -> Firings | None:
+    """The neuron's ``k`` highest steps across the held-out run; ``None`` if it lacks the layer."""
+    if layer not in held_out.layers:
+        return None
+    hidden = held_out.layers[layer].hidden
+    found = top_activations(hidden, neuron, k=k, context=10, lengths=held_out.lengths)
+    texts = objective.texts(held_out.inputs, held_out.lengths)
+    caption = None
+    if held_out.source_indices is not None:
+        caption = (f"sequence: its index in the test split ({len(held_out.lengths)} held-out "
+                   "sequences spread over it).")
+    traces = [hidden[: int(n), b, neuron].numpy() for b, n in enumerate(held_out.lengths)]
+    return Firings(firings_table(found, texts, held_out.source_indices), caption,
+                   firing_windows(traces, found, text=texts))

@@ -1,0 +1,94 @@
+"""Per-session state, in one place: bounded caches of what a session computed, and widgets that
+remember their value across pages and in the URL.
+
+Nothing here is shared between sessions: it all lives in ``st.session_state``. What every session
+may share (pretrained models, task data, their held-out runs) is in :mod:`ui.resources`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+T = TypeVar("T")
+
+
+def keep_newest(store: dict, most: int) -> None:
+    """Drop a per-session store's oldest entries (insertion order) until ``most`` remain."""
+    while len(store) > most:
+        store.pop(next(iter(store)))
+
+
+def cached(store: str, key: Hashable, compute: Callable[[], T], *, most: int,
+           spinner: str | None = None, max_bytes: int | None = None,
+           size: Callable[[Any], int] | None = None,
+           keep: Callable[[Hashable], bool] | None = None) -> T:
+    """``compute()`` once per ``key`` in this session's store ``store``, kept for reruns.
+
+    The store keeps the ``most`` newest entries and, given ``max_bytes`` and ``size``, drops the
+    oldest entries (those ``keep`` does not protect) while the entries hold more bytes.
+    ``spinner`` is shown while computing.
+    """
+    entries: dict = st.session_state.setdefault(f"cache_{store}", {})
+    if key not in entries:
+        if spinner is None:
+            entries[key] = compute()
+        else:
+            with st.spinner(spinner):
+                entries[key] = compute()
+        keep_newest(entries, most)
+        if max_bytes is not None and size is not None:
+            older = [k for k in entries if k != key and not (keep and keep(k))]
+            while older and sum(size(v) for v in entries.values()) > max_bytes:
+                entries.pop(older.pop(0))
+    return entries[key]
+
+
+def cached_value(store: str, key: Hashable) -> Any:
+    """What :func:`cached` keeps under ``key``, or ``None``."""
+    return st.session_state.get(f"cache_{store}", {}).get(key)
+
+
+def cache_entries(store: str) -> dict:
+    """The whole store (for tests and bounds)."""
+    return st.session_state.get(f"cache_{store}", {})
+
+
+def remembered(widget: Callable[..., Any], label: str, options: list[Any], key: str,
+               query: str | None = None, **kwargs: Any) -> Any:
+    """Draw ``widget(label, options, key=key, ...)`` with its last value in this session, else the
+    URL's ``?query=`` value, and keep what it returns for other pages and in the URL.
+
+    Pages do not share widget state, so the value is also kept under ``kept_{key}``; a value
+    that is not among ``options`` (left over from another model's choices) is dropped.
+    """
+    names = [str(o) for o in options]
+    if key in st.session_state:
+        if st.session_state[key] in options:
+            # Re-assigning makes the value the session's own, so it survives a page switch.
+            st.session_state[key] = st.session_state[key]
+        else:
+            del st.session_state[key]
+    if key not in st.session_state:
+        for wanted in (st.session_state.get(f"kept_{key}"),
+                       st.query_params.get(query) if query else None):
+            if wanted is not None and str(wanted) in names:
+                st.session_state[key] = options[names.index(str(wanted))]
+                break
+    value = widget(label, options, key=key, **kwargs)
+    st.session_state[f"kept_{key}"] = str(value)
+    if query:
+        st.query_params[query] = str(value)
+    return value
+
+
+def remember_text(key: str) -> None:
+    """Restore a free-text widget's value (``kept_{key}``) before it is drawn on another page."""
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(f"kept_{key}", "")
+
+
+def keep_text(key: str, value: str) -> None:
+    st.session_state[f"kept_{key}"] = value
