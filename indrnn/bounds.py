@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+#: A bound on ``|u|``: one value for every layer, one per layer (``None``: unbounded), or none.
+Bound = float | Sequence[float | None] | None
+
 
 def recurrent_bound(factor: float, seq_len: int) -> float:
     """``factor ** (1 / seq_len)``: the bound on ``|u|`` that limits growth over ``seq_len`` steps.
@@ -29,7 +32,7 @@ def recurrent_bound(factor: float, seq_len: int) -> float:
     return float(factor ** (1.0 / seq_len))
 
 
-def per_layer(value: float | Sequence[float | None] | None, num_layers: int, name: str) -> list:
+def per_layer(value: Bound, num_layers: int, name: str) -> list:
     """Expand a scalar (or ``None``) to one value per layer; check a given sequence's length."""
     if value is None or isinstance(value, (int, float)):
         return [value] * num_layers

@@ -13,9 +13,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from indrnn.assets import models_dir
 from indrnn.checkpoint import MAX_JSON_BYTES, Checkpoint, load
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -73,16 +73,17 @@ def _catalog(folder: Path, modified: int) -> dict[str, ModelEntry]:
     return {e.name: e for e in entries if e is not None}
 
 
-def models(folder: Path = MODELS_DIR) -> dict[str, ModelEntry]:
+def models(folder: Path | None = None) -> dict[str, ModelEntry]:
     """Every model in ``folder`` with a readable card and weights beside it, by name (sorted).
 
-    Symbolic links are skipped, so nothing outside the folder is ever listed.
+    ``folder`` defaults to :func:`indrnn.assets.models_dir`. Symbolic links are skipped, so
+    nothing outside the folder is ever listed.
     """
-    folder = folder.resolve()
+    folder = (folder or models_dir()).resolve()
     return dict(_catalog(folder, folder.stat().st_mtime_ns))
 
 
-def entry(name: str, folder: Path = MODELS_DIR) -> ModelEntry:
+def entry(name: str, folder: Path | None = None) -> ModelEntry:
     """The model called ``name``; ``KeyError`` naming the choices if there is none."""
     found = models(folder)
     if name not in found:
@@ -90,7 +91,7 @@ def entry(name: str, folder: Path = MODELS_DIR) -> ModelEntry:
     return found[name]
 
 
-def partner(name: str, folder: Path = MODELS_DIR) -> ModelEntry | None:
+def partner(name: str, folder: Path | None = None) -> ModelEntry | None:
     """The model trained on the same task and data beside ``name``; ``None`` if there is none.
 
     The LSTM for an IndRNN and the IndRNN for an LSTM. Deep models pair by depth first (the
@@ -110,7 +111,7 @@ def partner(name: str, folder: Path = MODELS_DIR) -> ModelEntry | None:
     return None
 
 
-def comparison_partners(name: str, folder: Path = MODELS_DIR) -> list[ModelEntry]:
+def comparison_partners(name: str, folder: Path | None = None) -> list[ModelEntry]:
     """The models to set beside ``name`` on the same input: its :func:`partner`, and when
     neither is an LSTM (a deep IndRNN's partner is the plain IndRNN) that one's partner too."""
     this = entry(name, folder)
@@ -137,7 +138,7 @@ def _partner_among(this: ModelEntry, candidates: list[ModelEntry]) -> ModelEntry
     return next((same_task[k] for k in wanted if k in same_task), None)
 
 
-def load_model(name: str, folder: Path = MODELS_DIR, device: str = "cpu") -> Checkpoint:
+def load_model(name: str, folder: Path | None = None, device: str = "cpu") -> Checkpoint:
     """Load a listed model safely (:func:`indrnn.load`); only listed names are accepted."""
     entry(name, folder)
-    return load(folder / name, map_location=device)
+    return load((folder or models_dir()) / name, map_location=device)

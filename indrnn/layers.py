@@ -13,14 +13,18 @@ one autograd node (:func:`indrnn.recurrence.indrnn_recurrence`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from indrnn.bounds import check_bounds, clamp_recurrent_weight_, init_recurrent_weight_, per_layer
+from indrnn.bounds import (
+    Bound,
+    check_bounds,
+    clamp_recurrent_weight_,
+    init_recurrent_weight_,
+    per_layer,
+)
 from indrnn.kernels import NONLINEARITIES
 from indrnn.record import active_recorder
 from indrnn.recurrence import BACKENDS, indrnn_recurrence
@@ -28,11 +32,10 @@ from indrnn.sequences import (
     from_time_major,
     last_step,
     reverse_time,
+    time_dropout,
     to_time_major,
     valid_steps,
 )
-
-Bound = float | Sequence[float | None] | None
 
 
 def _check_nonlinearity(nonlinearity: str) -> None:
@@ -314,10 +317,8 @@ class IndRNN(nn.Module):
                 outputs.append(h)
                 finals.append(h_last)
             x = outputs[0] if directions == 1 else torch.cat(outputs, -1)
-            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = 1.0 - self.dropout
-                mask = x.new_empty(1, x.shape[1], x.shape[2]).bernoulli_(keep) / keep
-                x = x * mask
+            if layer < self.num_layers - 1:
+                x = time_dropout(x, self.dropout, self.training)
         h_n = torch.stack(finals, 0)
         if layout.packed is not None:
             x = x * self._valid_steps(x, lengths)

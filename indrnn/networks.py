@@ -26,11 +26,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from indrnn.bounds import check_bounds, per_layer
+from indrnn.bounds import Bound, check_bounds, per_layer
 from indrnn.layers import IndRNNRecurrence, init_input_weight_
-from indrnn.sequences import from_time_major, to_time_major
+from indrnn.sequences import from_time_major, time_dropout, to_time_major
 
-Bound = float | Sequence[float | None] | None
 BATCH_NORMS = (None, "before", "after")
 
 
@@ -105,13 +104,6 @@ class TimeBatchNorm(nn.Module):
     def extra_repr(self) -> str:
         return f"{self.num_features}, per_step={self.per_step}" + (
             f", max_steps={self.max_steps}" if self.per_step else "")
-
-
-def time_dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """Dropout of ``(T, B, N)`` with one mask per sequence, shared over time (as the paper)."""
-    if not training or p == 0.0:
-        return x
-    return x * (x.new_empty(1, x.shape[1], x.shape[2]).bernoulli_(1.0 - p) / (1.0 - p))
 
 
 def _weight(in_features: int, out_features: int, bias: bool, nonlinearity: str) -> nn.Linear:

@@ -52,6 +52,12 @@ class Recipe:
     chrono_timescale : int
         LSTMs: chrono initialisation of the gate biases (:func:`indrnn.lstm.chrono_init_`) for
         dependencies up to this many steps; 0 keeps PyTorch's initialisation.
+    init_from : str
+        Start from the weights of this checkpoint (fine-tuning), e.g. a model trained on shorter
+        sequences; ``""`` trains from scratch.
+    refit_readout : int
+        Regression: after training, refit the linear readout by least squares on this many
+        training batches (0: no refit).
     paper : str
         The published figure this model is compared with.
     why : str
@@ -74,6 +80,8 @@ class Recipe:
     warmup: int = 0
     lr_drops: tuple[int, ...] = ()
     chrono_timescale: int = 0
+    init_from: str = ""
+    refit_readout: int = 0
     paper: str = ""
     why: str = ""
 
@@ -101,10 +109,19 @@ def adding(kind: str, seq_len: int = 1000) -> Recipe:
     body = (_indrnn(2, 128, 2, recurrent_max=bound, input_weight_std=1e-3,
                     recurrent_min=[None, recurrent_bound(0.5, seq_len)]) if kind == "indrnn"
             else lstm_spec(2, 128))
+    # The schedules the shipped IndRNNs were trained with, by length (see ``why``).
+    schedule: dict[str, Any] = {"steps": 6000 if kind == "indrnn" else 1500, "lr": 2e-4}
+    if kind == "indrnn":
+        schedule.update({
+            100: {"lr": 1e-3, "eval_every": 500},
+            1000: {"steps": 16000, "lr_drops": (13000,)},
+            5000: {"steps": 3000, "warmup": 200, "lr": 1e-4, "lr_drops": (2000,),
+                   "init_from": "models/adding1000_indrnn", "refit_readout": 20},
+        }.get(seq_len, {}))
     return Recipe(
         name=f"adding-{kind}", task="adding", task_kwargs={"seq_len": seq_len},
-        model={"body": body, "num_outputs": 1}, batch_size=50, lr=2e-4,
-        steps=6000 if kind == "indrnn" else 1500, eval_every=250, patience=12,
+        model={"body": body, "num_outputs": 1}, batch_size=50,
+        **{"eval_every": 250, **schedule}, patience=12,
         paper=(f"T={seq_len}: IndRNN converges (MSE far below the 0.167 baseline); "
                "LSTM does not (Li et al. 2018, Fig. 2)"),
         why=("The paper's network, bound, learning rate and batch size, with the last layer's u "
@@ -270,11 +287,49 @@ RECIPES: dict[str, Callable[..., Recipe]] = {
 }
 
 
+#: Every shipped model (``models/NAME``) by the recipe and arguments that train it, in the order
+#: ``scripts/train_all.sh`` trains them (a fine-tuned model after the one it starts from).
+PRETRAINED: dict[str, tuple[str, dict[str, Any]]] = {
+    "basicmotions_indrnn": ("basicmotions-indrnn", {}),
+    "basicmotions_lstm": ("basicmotions-lstm", {}),
+    "japanesevowels_indrnn": ("japanesevowels-indrnn", {}),
+    "japanesevowels_lstm": ("japanesevowels-lstm", {}),
+    "adding100_indrnn": ("adding-indrnn", {"seq_len": 100}),
+    "adding1000_indrnn": ("adding-indrnn", {"seq_len": 1000}),
+    "adding1000_lstm": ("adding-lstm", {"seq_len": 1000}),
+    "adding5000_indrnn": ("adding-indrnn", {"seq_len": 5000}),
+    "mnist5k_indrnn": ("mnist5k-indrnn", {}),
+    "mnist5k_lstm": ("mnist5k-lstm", {}),
+    "mnist5k_res21": ("mnist5k-res21", {}),
+    "mnist5k_lstm21": ("mnist5k-lstm21", {}),
+    "chars_indrnn": ("chars-indrnn", {}),
+    "chars_lstm": ("chars-lstm", {}),
+    "fmnist_indrnn": ("fmnist-indrnn", {}),
+    "fmnist_lstm": ("fmnist-lstm", {}),
+    "pfmnist_indrnn": ("pfmnist-indrnn", {}),
+    "pfmnist_lstm": ("pfmnist-lstm", {}),
+    "fmnist_res21": ("fmnist-res21", {}),
+}
+
+
 def get_recipe(name: str, **kwargs: Any) -> Recipe:
-    """The recipe called ``name``; keyword arguments (e.g. ``seq_len``) go to its builder."""
+    """The recipe called ``name`` (or the one that trains the shipped model ``name``, e.g.
+    ``adding1000_indrnn``); keyword arguments (e.g. ``seq_len``) go to its builder."""
+    if name in PRETRAINED:
+        name, fixed = PRETRAINED[name]
+        kwargs = {**fixed, **kwargs}
     if name not in RECIPES:
         raise KeyError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
     return RECIPES[name](**kwargs)
 
 
-__all__ = ["RECIPES", "Recipe", "get_recipe"]
+def main() -> None:
+    """``python -m indrnn.recipes``: the shipped models' names, one a line, in training order."""
+    print("\n".join(PRETRAINED))
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["PRETRAINED", "RECIPES", "Recipe", "get_recipe"]

@@ -32,6 +32,13 @@ def valid_steps(lengths: Tensor, steps: int) -> Tensor:
     return torch.arange(steps, device=lengths.device).unsqueeze(1) < lengths.unsqueeze(0)
 
 
+def time_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Dropout of ``(T, B, N)`` with one mask per sequence, shared over time (as the paper)."""
+    if not training or p == 0.0:
+        return x
+    return x * (x.new_empty(1, x.shape[1], x.shape[2]).bernoulli_(1.0 - p) / (1.0 - p))
+
+
 def to_time_major(input: Tensor | PackedSequence, input_size: int, batch_first: bool,
                   dtype: torch.dtype, device: torch.device) -> TimeMajor:
     """Check ``input`` and bring it to ``(T, B, D)``.

@@ -35,14 +35,15 @@ from indrnn.data import load_task
 from indrnn.devices import device_name, pick_device
 from indrnn.lstm import chrono_init_
 from indrnn.objectives import Objective, objective_for
-from indrnn.recipes import RECIPES, Recipe, get_recipe
+from indrnn.recipes import PRETRAINED, RECIPES, Recipe, get_recipe
 from indrnn.sequence_model import SequenceModel
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m indrnn.train", description=__doc__.split(
         "\n")[0])
-    parser.add_argument("recipe", choices=sorted(RECIPES))
+    parser.add_argument("recipe", choices=sorted(RECIPES) + list(PRETRAINED),
+                        help="a recipe, or the name of a shipped model (its recipe and settings)")
     parser.add_argument("--seq-len", type=int, help="sequence length (adding problem)")
     parser.add_argument("--steps", type=int, help="optimiser steps (default: the recipe's)")
     parser.add_argument("--batch-size", type=int, help="default: the recipe's")
@@ -59,10 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", default="runs", help="folder for resumable training state")
     parser.add_argument("--restart", action="store_true", help="ignore saved training state")
     parser.add_argument("--init-from", help="start from the weights of this checkpoint (same "
-                        "architecture), e.g. a model trained on shorter sequences")
-    parser.add_argument("--refit-readout", type=int, default=0, metavar="BATCHES",
+                        "architecture), e.g. a model trained on shorter sequences (default: "
+                        "the recipe's)")
+    parser.add_argument("--refit-readout", type=int, metavar="BATCHES",
                         help="regression: after training, refit the linear readout of the "
-                        "written weights by least squares on this many training batches")
+                        "written weights by least squares on this many training batches "
+                        "(default: the recipe's)")
     parser.add_argument("--eval-limit", type=int, help="score only this many held-out samples")
     parser.add_argument("--keep-last", action="store_true", help="write the last weights; by "
                         "default the weights of the best validation score are written")
@@ -128,7 +131,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     recipe = get_recipe(args.recipe, **recipe_kwargs)
     overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
                  "eval_every": args.eval_every, "warmup": args.warmup,
-                 "lr_drops": None if args.lr_drops is None else tuple(args.lr_drops)}
+                 "lr_drops": None if args.lr_drops is None else tuple(args.lr_drops),
+                 "init_from": args.init_from, "refit_readout": args.refit_readout}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     steps, batch_size, eval_every = recipe.steps, recipe.batch_size, recipe.eval_every
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -146,17 +150,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         chrono_init_(model.body, recipe.chrono_timescale)
     model = model.to(device)
     args.init_card = None
-    if args.init_from:
-        source = load(args.init_from)
+    if recipe.init_from:
+        source = load(recipe.init_from)
         model.load_state_dict(source.model.state_dict())
         clamp_recurrent_weights_(model)  # this recipe's bounds may be tighter
         # Provenance travels: the new card says how the starting weights were trained.
-        args.init_card = {"path": args.init_from, "task_kwargs": source.card.get("task_kwargs"),
+        args.init_card = {"path": recipe.init_from, "task_kwargs": source.card.get("task_kwargs"),
                           "training": source.card.get("training"),
                           "metrics": source.card.get("metrics", {}).get("test")}
     name = model_name(recipe)
     run_dir = Path(args.runs) / name
-    if args.refit_readout and objective.metric != "mse":  # say so now, not after training
+    if recipe.refit_readout and objective.metric != "mse":  # say so now, not after training
         raise SystemExit(f"--refit-readout is for regression; {recipe.task} is scored by "
                          f"{objective.metric}")
     optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay), lr=recipe.lr)
@@ -207,8 +211,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if rank == 0 and not args.keep_last and meta.get("best_step") and best.exists():
         # model selection on the validation split; the card's test metric is of these weights
         model.load_state_dict(load_file(best, device=str(device)))
-    if rank == 0 and args.refit_readout:
-        meta["readout_refit"] = refit_readout_(model, objective, args.refit_readout, batch_size,
+    if rank == 0 and recipe.refit_readout:
+        meta["readout_refit"] = refit_readout_(model, objective, recipe.refit_readout, batch_size,
                                                args.seed)
     if rank == 0:
         card = _write_model(args, recipe, task, objective, model, meta, steps, batch_size,

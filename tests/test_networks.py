@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from indrnn import clamp_recurrent_weights_, recurrent_bound
-from indrnn.networks import DenseIndRNN, PlainIndRNN, ResIndRNN, TimeBatchNorm, time_dropout
+from indrnn.networks import DenseIndRNN, PlainIndRNN, ResIndRNN, TimeBatchNorm
 from indrnn.record import record
+from indrnn.sequences import time_dropout
 
 T = 20
 BOUNDS = {"recurrent_max": recurrent_bound(5.0, T),

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from indrnn.record import LayerRecord, Recorder
 from indrnn.sequence_model import SequenceModel
-
-
-def to_numpy(values: Tensor | np.ndarray | Any) -> np.ndarray:
-    """A NumPy copy (or view) of a tensor or array-like, on the CPU."""
-    if isinstance(values, Tensor):
-        return values.detach().cpu().numpy()
-    return np.asarray(values)
 
 
 def is_reverse(name: str) -> bool:

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from indrnn.analysis._common import to_numpy
-from indrnn.analysis.patterns import States, _sequences
+from indrnn.analysis.patterns import States, split_sequences
+from indrnn.arrays import to_numpy
 from indrnn.sequences import valid_steps
 
 Track = Tensor | np.ndarray | Sequence[Tensor | np.ndarray]
@@ -95,7 +95,7 @@ def correlate_tracks(states: States, tracks: dict[str, Track], *, k: int = 10,
     -------
     dict of str to TrackCorrelation
     """
-    seqs = _sequences(states, lengths)
+    seqs = split_sequences(states, lengths)
     flat = np.concatenate(seqs).astype(np.float64)
     result = {}
     for name, track in tracks.items():

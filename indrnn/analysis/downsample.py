@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import Tensor
 
-from indrnn.analysis._common import to_numpy
+from indrnn.arrays import to_numpy
 from indrnn.record import LayerRecord, Recording
 from indrnn.sequences import valid_steps
 

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 from torch import Tensor
 
-from indrnn.analysis._common import to_numpy
+from indrnn.arrays import to_numpy
 
 States = Tensor | np.ndarray | Sequence[Tensor | np.ndarray]
 
 
-def _sequences(states: States, lengths: Sequence[int] | Tensor | None = None) -> list[np.ndarray]:
-    """One ``(T_i, N)`` array per sequence."""
+def split_sequences(states: States,
+                    lengths: Sequence[int] | Tensor | None = None) -> list[np.ndarray]:
+    """One ``(T_i, N)`` array per sequence, from padded ``(T, B, N)`` states (cut at ``lengths``)
+    or a list of arrays."""
     if isinstance(states, Tensor | np.ndarray):
         array = to_numpy(states)
         if array.ndim != 3:
@@ -93,7 +95,7 @@ def find_pattern(states: States, neurons: Sequence[int], threshold: float, *,
         raise ValueError("select at least one neuron")
     picked = list(neurons)
     matches = []
-    for index, seq in enumerate(_sequences(states, lengths)):
+    for index, seq in enumerate(split_sequences(states, lengths)):
         weakest = seq[:, picked].min(1) - threshold
         for start, end in _runs(weakest > 0):
             if end - start >= min_length and (max_length is None or end - start <= max_length):
@@ -117,7 +119,7 @@ def neurons_on_in_window(states: States, sequence: int, start: int, end: int, th
     numpy.ndarray
         The selected neuron indices, ascending.
     """
-    seq = _sequences(states, lengths)[sequence]
+    seq = split_sequences(states, lengths)[sequence]
     if not 0 <= start < end <= len(seq):
         raise ValueError(f"window [{start}, {end}) must lie in the sequence's {len(seq)} steps")
     keep = (seq[start:end] > threshold).all(0)
@@ -173,7 +175,7 @@ def top_activations(states: States, neuron: int, k: int = 10, *, context: int = 
     list of Firing
         Highest first.
     """
-    seqs = _sequences(states, lengths)
+    seqs = split_sequences(states, lengths)
     values = np.concatenate([s[:, neuron] for s in seqs])
     owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(seqs)])
     step = np.concatenate([np.arange(len(s)) for s in seqs])

@@ -13,7 +13,6 @@ sequences) uses seeded ``torch.Generator`` objects.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -21,32 +20,18 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import torch
 
+from indrnn.assets import DATA_ENV, data_dir
 from indrnn.data.tracks import input_tracks, past_the_end, time_track
 
 OutputKind = Literal["regression", "classification_last_step", "per_step_lm"]
 OUTPUT_KINDS: tuple[str, ...] = ("regression", "classification_last_step", "per_step_lm")
 LAYOUT = "batch-first (N, T, C)"
 
-#: environment variable that overrides where the committed data files are read from
-DATA_DIR_ENV = "INDRNN_DATA_DIR"
+DATA_DIR_ENV = DATA_ENV  #: environment variable that overrides where the data files are read from
 
 
 class DataError(RuntimeError):
     """A data file that is missing, malformed or does not match its manifest."""
-
-
-def data_dir() -> Path:
-    """The folder holding the committed data snapshots (``data/`` at the repository root).
-
-    Returns
-    -------
-    Path
-        ``$INDRNN_DATA_DIR`` if set, else ``<repository>/data``.
-    """
-    override = os.environ.get(DATA_DIR_ENV)
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "data"
 
 
 def data_file(name: str) -> Path:
@@ -65,8 +50,8 @@ def data_file(name: str) -> Path:
     path = data_dir() / name
     if not path.is_file():
         raise DataError(
-            f"data file {path} not found; it is committed in the repository's data/ folder "
-            f"(set ${DATA_DIR_ENV} to read it from elsewhere)")
+            f"data file {path} not found; it is committed in the repository's data/ folder and "
+            f"installed with the package (set ${DATA_DIR_ENV} to read it from elsewhere)")
     return path
 
 

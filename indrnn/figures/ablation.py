@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from indrnn.arrays import to_numpy
 from indrnn.figures.common import (
     MAX_POINTS,
     OKABE_ITO,
     ArrayLike,
-    as_array,
     compact,
     envelope,
     styled,
@@ -42,7 +42,8 @@ def ablation_bars(original: ArrayLike, ablated: ArrayLike, *,
     plotly.graph_objects.Figure
         Two ``Bar`` traces, "original" and "ablated"; ``customdata`` = output index.
     """
-    before, after = as_array(original).reshape(-1), as_array(ablated).reshape(-1)
+    before = to_numpy(original, np.float64).reshape(-1)
+    after = to_numpy(ablated, np.float64).reshape(-1)
     if before.shape != after.shape:
         raise ValueError(f"original has {before.size} outputs, ablated {after.size}")
     labels = [str(i) for i in range(before.size)] if names is None else list(names)
@@ -82,7 +83,8 @@ def ablation_over_time(original: ArrayLike, ablated: ArrayLike, *, difference: b
     plotly.graph_objects.Figure
         ``Scatter`` lines "original", "ablated" (and "difference").
     """
-    before, after = as_array(original).reshape(-1), as_array(ablated).reshape(-1)
+    before = to_numpy(original, np.float64).reshape(-1)
+    after = to_numpy(ablated, np.float64).reshape(-1)
     if before.shape != after.shape:
         raise ValueError(f"original has {before.size} steps, ablated {after.size}")
     series = {"original": before, "ablated": after}
@@ -121,7 +123,7 @@ def impact_bars(impact: Any, *, top_k: int = 30, y_title: str | None = None,
         layer, mode = impact.layer, impact.mode
     else:
         (neurons, values), layer, mode = impact, None, None
-    neurons, values = as_array(neurons, int).reshape(-1), as_array(values).reshape(-1)
+    neurons, values = to_numpy(neurons, int).reshape(-1), to_numpy(values, np.float64).reshape(-1)
     order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")[:top_k]
     fig = go.Figure(go.Bar(
         x=[f"n{n}" for n in neurons[order]], y=compact(values[order]),

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from indrnn.analysis.downsample import downsample
+from indrnn.arrays import to_numpy
 
 ArrayLike = Any  # a Tensor, a NumPy array or anything np.asarray takes
 
@@ -72,12 +73,6 @@ def series_colours(names: Sequence[str]) -> dict[str, str]:
     return colours
 
 
-def as_array(values: ArrayLike, dtype: Any = np.float64) -> np.ndarray:
-    """A NumPy array (CPU, detached) of a tensor, array or sequence."""
-    if hasattr(values, "detach"):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values, dtype=dtype)
-
 
 def compact(values: ArrayLike, digits: int = 4) -> np.ndarray:
     """``values`` rounded to ``digits`` significant digits, as float32 (non-finite kept).
@@ -87,7 +82,7 @@ def compact(values: ArrayLike, digits: int = 4) -> np.ndarray:
     >>> compact([123456.0, -1.23456]).tolist()
     [123500.0, -1.2350000143051147]
     """
-    a = as_array(values)
+    a = to_numpy(values, np.float64)
     with np.errstate(all="ignore"):
         ok = np.isfinite(a) & (a != 0)
         exponent = np.floor(np.log10(np.where(ok, np.abs(a), 1.0)))
@@ -151,7 +146,7 @@ def reduce_matrix(matrix: ArrayLike, max_columns: int = MAX_COLUMNS, max_rows: i
     if how not in ("max", "min", "peak"):
         raise ValueError(f"how must be 'max', 'min' or 'peak', got {how!r}")
     pick = {"max": "maximum", "min": "minimum", "peak": "peak"}[how]
-    cols = downsample(as_array(matrix), max_columns)
+    cols = downsample(to_numpy(matrix, np.float64), max_columns)
     z = getattr(cols, pick)
     rows, group = np.arange(z.shape[0]), 1
     if z.shape[0] > max_rows:
@@ -179,7 +174,7 @@ def envelope(values: ArrayLike, max_points: int = MAX_POINTS,
     x, y : numpy.ndarray
         Step numbers and float32 values.
     """
-    v = as_array(values).reshape(-1)
+    v = to_numpy(values, np.float64).reshape(-1)
     if len(v) <= max_points:
         return np.arange(start, start + len(v)), compact(v)
     cols = downsample(v[None], max(1, max_points // 2))
@@ -201,7 +196,7 @@ def finite_range(values: ArrayLike, signed: bool | None = None) -> tuple[float, 
 
     ``signed`` is read off the data (any negative value) when ``None``.
     """
-    v = as_array(values)
+    v = to_numpy(values, np.float64)
     v = v[np.isfinite(v)]
     if signed is None:
         signed = bool(v.size and v.min() < 0)

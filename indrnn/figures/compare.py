@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from indrnn.arrays import to_numpy
 from indrnn.figures.common import (
     MAX_COLUMNS,
     MAX_POINTS,
@@ -18,7 +19,6 @@ from indrnn.figures.common import (
     OKABE_ITO,
     SEQUENTIAL,
     ArrayLike,
-    as_array,
     by_name,
     compact,
     envelope,
@@ -92,7 +92,7 @@ def gate_heatmaps(gates: Mapping[str, ArrayLike], *, how: str | Mapping[str, str
     for row, (name, values) in enumerate(gates.items(), 1):
         pick = how.get(name, "max") if isinstance(how, Mapping) else how
         pick = pick or ("min" if name == "forget_gate" else "max")
-        grid = reduce_matrix(as_array(values).T, max_columns, max_rows, pick)
+        grid = reduce_matrix(to_numpy(values, np.float64).T, max_columns, max_rows, pick)
         fig.add_trace(go.Heatmap(
             z=grid.z, x=grid.x + start, y=grid.rows, coloraxis="coloraxis", name=name,
             hovertemplate=f"step %{{x}}<br>unit %{{y}}<br>{pick} %{{z:.3g}}<extra>{name}"
@@ -124,7 +124,8 @@ def saturation_scatter(saturation: Mapping[str, Any], *,
     fig = go.Figure()
     for name, value in saturation.items():
         left, right = (value.left, value.right) if hasattr(value, "left") else value
-        left, right = as_array(left).reshape(-1), as_array(right).reshape(-1)
+        left = to_numpy(left, np.float64).reshape(-1)
+        right = to_numpy(right, np.float64).reshape(-1)
         label = GATE_NAMES.get(name, name)
         fig.add_trace(go.Scatter(
             x=compact(left), y=compact(right), mode="markers", name=label,

@@ -10,11 +10,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from indrnn.arrays import to_numpy
 from indrnn.figures.common import (
     MAX_POINTS,
     OKABE_ITO,
     ArrayLike,
-    as_array,
     compact,
     envelope,
     styled,
@@ -48,7 +48,7 @@ def track_bars(correlations: Mapping[str, Any], *, tracks: Sequence[str] | None 
     for row, name in enumerate(names, 1):
         value = correlations[name]
         neurons, r = (value.neurons, value.top_r) if hasattr(value, "top_r") else value
-        neurons, r = as_array(neurons, int)[:k], as_array(r)[:k]
+        neurons, r = to_numpy(neurons, int)[:k], to_numpy(r, np.float64)[:k]
         fig.add_trace(go.Bar(
             x=[f"n{n}" for n in neurons], y=compact(r), customdata=neurons, showlegend=False,
             marker={"color": np.where(r < 0, NEGATIVE, POSITIVE).tolist()},
@@ -89,7 +89,7 @@ def track_trace(values: ArrayLike, track: ArrayLike, *, neuron: int | None = Non
     plotly.graph_objects.Figure
         Two ``Scatter`` lines, the track on the right-hand axis.
     """
-    v, t = as_array(values).reshape(-1), as_array(track).reshape(-1)
+    v, t = to_numpy(values, np.float64).reshape(-1), to_numpy(track, np.float64).reshape(-1)
     if v.shape != t.shape:
         raise ValueError(f"the neuron has {v.size} steps, the track {t.size}")
     label = "neuron" if neuron is None else f"neuron {neuron}"

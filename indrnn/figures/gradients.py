@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from indrnn.arrays import to_numpy
 from indrnn.figures.common import (
     DIVERGING,
     MAX_COLUMNS,
@@ -16,7 +17,6 @@ from indrnn.figures.common import (
     MAX_ROWS,
     SEQUENTIAL,
     ArrayLike,
-    as_array,
     by_name,
     compact,
     envelope,
@@ -84,12 +84,14 @@ def gradient_maps(maps: ArrayLike | Mapping[str, ArrayLike], *, log_colour: bool
     """
     entries = by_name(maps, "gradient")
     for name, value in entries.items():
-        if as_array(value).ndim != 2:
+        if to_numpy(value, np.float64).ndim != 2:
             raise ValueError(f"{name}: a map must be (N, L); pass one sequence, map[b]")
     per_panel = max(1, max_columns // len(entries))
-    grids = {name: reduce_matrix(np.abs(as_array(v)) if log_colour else as_array(v),
-                                 per_panel, max_rows, "max" if log_colour else "peak")
-             for name, v in entries.items()}
+    grids = {}
+    for name, v in entries.items():
+        values = to_numpy(v, np.float64)
+        grids[name] = reduce_matrix(np.abs(values) if log_colour else values, per_panel,
+                                    max_rows, "max" if log_colour else "peak")
     fig = make_subplots(1, len(grids), subplot_titles=list(grids), shared_yaxes=True,
                         horizontal_spacing=0.04)
     zs = {n: np.log10(np.maximum(g.z, floor)) if log_colour else g.z for n, g in grids.items()}

@@ -11,11 +11,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from indrnn.analysis.memory import PaperBounds
+from indrnn.arrays import to_numpy
 from indrnn.figures.common import (
     MAX_POINTS,
     OKABE_ITO,
     ArrayLike,
-    as_array,
     by_name,
     compact,
     envelope,
@@ -27,7 +27,7 @@ from indrnn.figures.common import (
 
 def _field(value: Any, name: str) -> np.ndarray:
     """``value.name`` if it has it (an analysis dataclass), else ``value`` itself."""
-    return as_array(getattr(value, name, value)).reshape(-1)
+    return to_numpy(getattr(value, name, value), np.float64).reshape(-1)
 
 
 def u_strip(u: ArrayLike | Mapping[str, Any], *, bounds: PaperBounds | None = None,
@@ -131,7 +131,7 @@ def flag_counts(flags: Mapping[str, Any], *, title: str = "Flagged neurons") -> 
     for name, value in flags.items():
         value = getattr(value, "flags", value)
         table = value.as_dict() if hasattr(value, "as_dict") else dict(value)
-        counts = [int(as_array(v, bool).sum()) for v in table.values()]
+        counts = [int(to_numpy(v, bool).sum()) for v in table.values()]
         fig.add_trace(go.Bar(x=[k.replace("_", " ") for k in table], y=counts, name=name,
                              hovertemplate=name + ": %{y} neurons %{x}<extra></extra>"))
     fig.update_layout(barmode="group")
@@ -158,17 +158,17 @@ def impulse_figure(response: Any, *, log_y: bool = False, max_points: int = MAX_
         ``Scatter`` lines "measured" and (for IndRNN neurons) "theory"; lags where the neuron
         left its linear (active) regime are shaded.
     """
-    lines = {"measured": as_array(response.response)}
-    if not np.isnan(as_array(response.theoretical)).all():
-        lines["theory u^k" if response.kind == "impulse" else "theory Σu^j"] = as_array(
-            response.theoretical)
+    lines = {"measured": to_numpy(response.response, np.float64)}
+    if not np.isnan(to_numpy(response.theoretical, np.float64)).all():
+        lines["theory u^k" if response.kind == "impulse" else "theory Σu^j"] = to_numpy(
+            response.theoretical, np.float64)
     fig = go.Figure()
     for number, (name, values) in enumerate(lines.items()):
         x, y = envelope(np.abs(values) if log_y else values, max_points)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name,
                                  line={"color": OKABE_ITO[number * 5],
                                        "dash": "dash" if number else "solid"}))
-    linear = as_array(response.linear, bool)
+    linear = to_numpy(response.linear, bool)
     if response.u is not None and linear.size and not linear.all():
         first = int(np.argmin(linear))
         fig.add_vrect(x0=first, x1=len(linear) - 1, fillcolor="#999999", opacity=0.15,

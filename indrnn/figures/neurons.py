@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from indrnn.arrays import to_numpy
 from indrnn.figures.common import (
     DIVERGING,
     MAX_COLUMNS,
@@ -19,7 +20,6 @@ from indrnn.figures.common import (
     OKABE_ITO,
     SEQUENTIAL,
     ArrayLike,
-    as_array,
     by_name,
     compact,
     envelope,
@@ -57,7 +57,7 @@ def activation_heatmap(states: ArrayLike, *, title: str = "Activations",
     plotly.graph_objects.Figure
         One ``Heatmap``; x in steps (each bucket's first step), y the neurons.
     """
-    values = as_array(states)
+    values = to_numpy(states, np.float64)
     if values.ndim != 2:
         raise ValueError(f"states must be (T, N), got shape {values.shape}")
     neurons = np.arange(values.shape[1]) if order is None else np.asarray(order, dtype=int)
@@ -117,7 +117,7 @@ def sortable_heatmap(states: ArrayLike, orders: Mapping[str, Sequence[int]], *,
     def heading(label: str) -> str:
         return f"{title}: neurons (sorted by {label}) × steps"
 
-    neurons = as_array(states).shape[-1]
+    neurons = to_numpy(states, np.float64).shape[-1]
     if neurons <= max_rows:
         fig = activation_heatmap(states, order=orders[labels[0]], title=heading(labels[0]),
                                  max_columns=max_columns, max_rows=max_rows, start=start)
@@ -201,8 +201,8 @@ def neuron_scatter(x: ArrayLike | Mapping[str, ArrayLike],
     if set(xs) != set(ys):
         raise ValueError(f"x and y name different layers: {sorted(xs)} vs {sorted(ys)}")
     extras = by_name(hover, next(iter(xs))) if hover is not None else {}
-    xs = {layer: as_array(v).reshape(-1) for layer, v in xs.items()}
-    ys = {layer: as_array(ys[layer]).reshape(-1) for layer in xs}
+    xs = {layer: to_numpy(v, np.float64).reshape(-1) for layer, v in xs.items()}
+    ys = {layer: to_numpy(ys[layer], np.float64).reshape(-1) for layer in xs}
     x_edges, y_edges = _edges(list(xs.values()), log_x), _edges(list(ys.values()), log_y)
     fig = go.Figure()
     for number, layer in enumerate(xs):
@@ -296,7 +296,7 @@ def weight_bars(weights: ArrayLike, *, names: Sequence[str] | None = None, top_k
     plotly.graph_objects.Figure
         One ``Bar``; ``customdata`` holds each bar's index into ``weights``.
     """
-    w = as_array(weights).reshape(-1)
+    w = to_numpy(weights, np.float64).reshape(-1)
     labels = [str(i) for i in range(w.size)] if names is None else list(names)
     if len(labels) != w.size:
         raise ValueError(f"{len(labels)} names for {w.size} weights")

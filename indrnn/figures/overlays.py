@@ -12,12 +12,12 @@ from plotly.colors import sample_colorscale, unlabel_rgb
 from plotly.subplots import make_subplots
 
 from indrnn.analysis.patterns import Firing
+from indrnn.arrays import to_numpy
 from indrnn.figures.common import (
     DIVERGING,
     OKABE_ITO,
     SEQUENTIAL,
     ArrayLike,
-    as_array,
     compact,
     finite_range,
     styled,
@@ -65,7 +65,7 @@ def text_html(text: str, values: ArrayLike, *, signed: bool | None = None,
         HTML (for ``st.html``): one ``<span>`` per character, every character escaped with
         :func:`html.escape`; whitespace and line breaks kept (``white-space: pre-wrap``).
     """
-    v = as_array(values).reshape(-1)
+    v = to_numpy(values, np.float64).reshape(-1)
     if v.size != len(text):
         raise ValueError(f"{v.size} values for {len(text)} characters")
     auto_low, auto_high, signed = finite_range(v, signed)
@@ -97,7 +97,7 @@ def text_html(text: str, values: ArrayLike, *, signed: bool | None = None,
 def _image(values: ArrayLike, shape: tuple[int, int], order: np.ndarray) -> np.ndarray:
     """Step-ordered values back on the image grid (NaN where no step reached yet)."""
     flat = np.full(shape[0] * shape[1], np.nan)
-    v = as_array(values).reshape(-1)[: flat.size]
+    v = to_numpy(values, np.float64).reshape(-1)[: flat.size]
     flat[order[: v.size]] = v
     return flat.reshape(shape)
 
@@ -128,7 +128,7 @@ def pixel_overlay(pixels: ArrayLike, activation: ArrayLike, *, shape: tuple[int,
         image; rows top to bottom, square pixels.
     """
     size = shape[0] * shape[1]
-    order = np.arange(size) if permutation is None else as_array(permutation, int).reshape(-1)
+    order = np.arange(size) if permutation is None else to_numpy(permutation, int).reshape(-1)
     image, act = _image(pixels, shape, order), _image(activation, shape, order)
     low, high, signed = finite_range(act, signed)
     scale = DIVERGING if signed else SEQUENTIAL
@@ -215,9 +215,9 @@ def firing_windows(traces: ArrayLike | Sequence[ArrayLike], firings: Sequence[Fi
         One ``Scatter`` (lines and markers) per firing, the firing step marked.
     """
     if isinstance(traces, Sequence):
-        series = [as_array(t).reshape(-1) for t in traces]
+        series = [to_numpy(t, np.float64).reshape(-1) for t in traces]
     else:
-        matrix = as_array(traces)
+        matrix = to_numpy(traces, np.float64)
         series = [matrix[:, b] for b in range(matrix.shape[1])] if matrix.ndim == 2 else [matrix]
     shown = list(firings)[:limit]
     rows = max(1, -(-len(shown) // columns))

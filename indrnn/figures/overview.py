@@ -9,10 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from indrnn.arrays import to_numpy
 from indrnn.figures.common import (
     OKABE_ITO,
     ArrayLike,
-    as_array,
     by_name,
     compact,
     series_colours,
@@ -89,7 +89,8 @@ def prediction_bars(outputs: ArrayLike | Mapping[str, ArrayLike], *,
     plotly.graph_objects.Figure
         One ``Bar`` per model, x the classes.
     """
-    models = {n: as_array(v).reshape(-1) for n, v in by_name(outputs, "prediction").items()}
+    models = {n: to_numpy(v, np.float64).reshape(-1)
+              for n, v in by_name(outputs, "prediction").items()}
     if softmax:
         models = {n: _softmax(v) for n, v in models.items()}
     size = next(iter(models.values())).size
@@ -134,7 +135,8 @@ def regression_bars(predictions: float | ArrayLike | Mapping[str, float | ArrayL
     plotly.graph_objects.Figure
         One ``Bar`` per model (and one for the target), x the outputs.
     """
-    models = {n: as_array(v).reshape(-1) for n, v in by_name(predictions, "prediction").items()}
+    models = {n: to_numpy(v, np.float64).reshape(-1)
+              for n, v in by_name(predictions, "prediction").items()}
     size = next(iter(models.values())).size
     names = [f"output {i}" for i in range(size)] if output_names is None else list(output_names)
     colours = series_colours(list(models))
@@ -143,8 +145,8 @@ def regression_bars(predictions: float | ArrayLike | Mapping[str, float | ArrayL
         fig.add_trace(go.Bar(x=names, y=compact(values), name=name,
                              texttemplate="%{y:.4g}", marker={"color": colours[name]}))
     if target is not None:
-        fig.add_trace(go.Bar(x=names, y=compact(as_array(target).reshape(-1)), name="target",
-                             texttemplate="%{y:.4g}", marker={"color": "#999999"}))
+        fig.add_trace(go.Bar(x=names, y=compact(to_numpy(target, np.float64).reshape(-1)),
+                             name="target", texttemplate="%{y:.4g}", marker={"color": "#999999"}))
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category")
     return styled(fig, title, "output", "value")

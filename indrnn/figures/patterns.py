@@ -10,11 +10,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from indrnn.analysis.patterns import PatternMatch
+from indrnn.arrays import to_numpy
 from indrnn.figures.common import (
     MAX_POINTS,
     OKABE_ITO,
     ArrayLike,
-    as_array,
     compact,
     envelope,
     styled,
@@ -26,8 +26,8 @@ MATCH_FILL = "rgba(230,159,0,0.25)"  # Okabe–Ito orange, see-through
 def _states(states: ArrayLike | Sequence[ArrayLike]) -> list[np.ndarray]:
     """One ``(T_i, N)`` array per sequence from ``(T, B, N)``, ``(T, N)`` or a list."""
     if isinstance(states, Sequence):
-        return [as_array(s) for s in states]
-    array = as_array(states)
+        return [to_numpy(s, np.float64) for s in states]
+    array = to_numpy(states, np.float64)
     return [array] if array.ndim == 2 else [array[:, b] for b in range(array.shape[1])]
 
 
@@ -63,7 +63,7 @@ def pattern_trace(states: ArrayLike, neurons: Sequence[int], matches: Sequence[P
         ``Scatter`` lines (one per neuron and "weakest of pattern"), a threshold line, and one
         rectangle shape per shaded match.
     """
-    values = as_array(states)
+    values = to_numpy(states, np.float64)
     if values.ndim != 2:
         raise ValueError(f"states must be (T, N) for one sequence, got shape {values.shape}")
     picked = [int(n) for n in neurons]
