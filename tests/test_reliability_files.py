@@ -39,7 +39,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import indrnn
-from indrnn import catalog, limits, networks
+from indrnn import assets, catalog, limits, networks
 from indrnn.checkpoint import CheckpointError, save
 from indrnn.data import DataError, load_task
 from indrnn.data.text import VOCAB
@@ -1072,7 +1072,7 @@ def test_extreme_files_are_refused_fast_without_allocating_in_proportion(name):
 # --- 4. model names never reach a path outside models/ ----------------------------------------
 
 def _hostile_names(outside: Path) -> list[str]:
-    relative = os.path.relpath(outside / "evil", catalog.MODELS_DIR)
+    relative = os.path.relpath(outside / "evil", assets.models_dir())
     return [relative, str(outside / "evil"), str(outside / "evil.json"), "../../etc/passwd",
             "/etc/passwd", "..%2F..%2Fetc%2Fpasswd", "..", ".", "", "~", "models/adding100_indrnn",
             "adding100_indrnn/../adding100_indrnn", "adding100_indrnn.json", "adding100_indrnn\0",
@@ -1086,7 +1086,7 @@ def outside(tmp_path):
     folder = tmp_path / "outside"
     folder.mkdir()
     for suffix in (".json", ".safetensors"):
-        source = catalog.MODELS_DIR / f"adding100_indrnn{suffix}"
+        source = assets.models_dir() / f"adding100_indrnn{suffix}"
         (folder / f"evil{suffix}").write_bytes(source.read_bytes())
     indrnn.load(folder / "evil")  # it would load, were it ever reached
     return folder
@@ -1109,7 +1109,7 @@ def test_catalog_refuses_every_name_outside_the_listing(outside, audit):
 
 @pytest.mark.parametrize("which", ["relative", "absolute", "/etc/passwd", "..%2F..%2F"])
 def test_app_urls_naming_paths_fall_back_to_a_listed_model(outside, audit, which):
-    name = {"relative": os.path.relpath(outside / "evil", catalog.MODELS_DIR),
+    name = {"relative": os.path.relpath(outside / "evil", assets.models_dir()),
             "absolute": str(outside / "evil"), "/etc/passwd": "/etc/passwd",
             "..%2F..%2F": "..%2F..%2Fetc%2Fpasswd"}[which]
     at = AppTest.from_file(APP, default_timeout=120)
