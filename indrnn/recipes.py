@@ -144,20 +144,27 @@ def adding(kind: str, seq_len: int = 1000) -> Recipe:
     )
 
 
+def _pixel_bodies(steps: int, res_width: int) -> dict[str, dict]:
+    """The paper's pixel-task bodies: 6 × 128 IndRNN and a res-IndRNN of 21 IndRNN layers, batch
+    norm after each, u < 5^(1/T) (γ = 5, the official code's MAG) and the last layer's u above
+    (1/5)^(1/T); and a 1 × 128 LSTM."""
+    bound = recurrent_bound(5.0, steps)
+    last = recurrent_bound(1 / 5.0, steps)
+    return {
+        "indrnn": _plain(1, 128, 6, batch_norm="after", dropout=0.1, recurrent_max=bound,
+                         last_layer_recurrent_min=last),
+        "res21": spec("ResIndRNN", input_size=1, hidden_size=res_width, num_blocks=10,
+                      dropout=0.1, batch_norm="after", recurrent_max=bound,
+                      last_layer_recurrent_min=last),
+        "lstm": lstm_spec(1, 128),
+    }
+
+
 def pixels(kind: str) -> Recipe:
     """Sequential MNIST digits: 6 × 128 IndRNN with batch norm after each layer (paper), an LSTM
     of one layer, or the deep models: a res-IndRNN of 21 IndRNN layers, a stacked LSTM of 21."""
     steps = 784
-    bound = recurrent_bound(5.0, steps)  # γ = 5, the official code's MAG
-    last = recurrent_bound(1 / 5.0, steps)
-    bodies = {
-        "indrnn": _plain(1, 128, 6, batch_norm="after", dropout=0.1, recurrent_max=bound,
-                         last_layer_recurrent_min=last),
-        "res21": spec("ResIndRNN", input_size=1, hidden_size=64, num_blocks=10, dropout=0.1,
-                      batch_norm="after", recurrent_max=bound, last_layer_recurrent_min=last),
-        "lstm": lstm_spec(1, 128),
-        "lstm21": lstm_spec(1, 64, num_layers=21),
-    }
+    bodies = {**_pixel_bodies(steps, res_width=64), "lstm21": lstm_spec(1, 64, num_layers=21)}
     lstm = kind.startswith("lstm")
     return Recipe(
         name=f"mnist5k-{kind}", task="mnist5k", task_kwargs={"num_valid": 400},
@@ -189,15 +196,7 @@ def fashion(kind: str, permuted: bool = False) -> Recipe:
     paper's 6 × 128 IndRNN with batch norm after each layer, a 1 × 128 LSTM, or a res-IndRNN of
     21 IndRNN layers; twins get the same steps and batch (the same budget)."""
     steps = 784
-    bound = recurrent_bound(5.0, steps)
-    last = recurrent_bound(1 / 5.0, steps)
-    bodies = {
-        "indrnn": _plain(1, 128, 6, batch_norm="after", dropout=0.1, recurrent_max=bound,
-                         last_layer_recurrent_min=last),
-        "res21": spec("ResIndRNN", input_size=1, hidden_size=128, num_blocks=10, dropout=0.1,
-                      batch_norm="after", recurrent_max=bound, last_layer_recurrent_min=last),
-        "lstm": lstm_spec(1, 128),
-    }
+    bodies = _pixel_bodies(steps, res_width=128)
     lstm = kind == "lstm"
     prefix = "pfmnist" if permuted else "fmnist"
     return Recipe(

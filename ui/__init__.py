@@ -10,7 +10,7 @@ ever sees a half-imported pandas. Without this, on a fresh server, sessions that
 figure at the same time fail with "partially initialized module 'pandas' has no attribute
 'Series'": Plotly looks pandas up in ``sys.modules`` while another session's thread is still
 importing it (``_plotly_utils.optional_imports.get_module(..., should_load=False)``). Found by
-``bench/load_test.py``; ``tests/test_isolation.py`` checks the imports.
+``bench/load_test.py``; ``tests/app/test_isolation.py`` checks the imports.
 """
 
 import pandas  # noqa: F401

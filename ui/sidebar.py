@@ -94,6 +94,14 @@ class UploadedCheckpoint:
     stem: str
 
 
+@dataclass(frozen=True)
+class UploadedSequences:
+    """A sequence file uploaded in this session, kept across its pages."""
+
+    name: str
+    data: bytes
+
+
 def _choose_model() -> tuple[str, Checkpoint, bool] | None:
     listed = catalog.models()
     names = [*listed, UPLOAD]
@@ -174,13 +182,14 @@ def _choose_input(task: Task, task_name: str) -> tuple[str, ParsedInput] | None:
             if upload.size > MAX_UPLOAD_BYTES:
                 raise UploadError(f"the file has {upload.size:,} bytes; the limit is "
                                   f"{MAX_UPLOAD_BYTES:,}")
-            st.session_state["kept_sequence_upload"] = (upload.name, upload.getvalue())
-        kept = st.session_state.get("kept_sequence_upload")
+            st.session_state["kept_sequence_upload"] = UploadedSequences(upload.name,
+                                                                         upload.getvalue())
+        kept: UploadedSequences | None = st.session_state.get("kept_sequence_upload")
         if kept is None:
             return None
         if upload is None:  # uploaded on another page of this session
-            st.sidebar.caption(f"Using the uploaded file {kept[0]}.")
-        return _parsed(kept[0], kept[1], info)
+            st.sidebar.caption(f"Using the uploaded file {kept.name}.")
+        return _parsed(kept.name, kept.data, info)
     remember_text("typed_input")
     text = st.sidebar.text_area(
         "Characters" if reads_text(info) else "CSV rows, one step per line",

@@ -36,7 +36,7 @@ from indrnn.objectives import objective_for
 from indrnn.record import LayerRecord
 from indrnn.run import LARGE_STATE, Run, run_model, value_warnings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 MODELS = sorted(catalog.models())
 NUMERIC = [m for m in MODELS if catalog.entry(m).task != "cpython_chars"]

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from indrnn import catalog
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 OVERVIEW = "pages/0_Overview.py"
 MODELS = sorted(catalog.models())
 TIMEOUT = 120
@@ -62,7 +62,7 @@ def test_typed_csv_rows_run_and_bad_rows_get_a_clear_error():
     assert "can't be used" in errors and "6" in errors  # names the expected channel count
 
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:

@@ -4,7 +4,7 @@ never changed by any page.
 
 Two parts: Streamlit's AppTest (independent sessions in one process, sharing the process's
 ``st.cache_resource`` as a server's sessions do), and the real server in Debian's Chromium with
-one browser context per user (skipped, as in ``tests/test_browser.py``, without Chromium).
+one browser context per user (skipped, as in ``tests/app/test_browser.py``, without Chromium).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from indrnn import catalog
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 OVERVIEW = "pages/0_Overview.py"
 EXAMPLES = ROOT / "examples"
