@@ -41,7 +41,7 @@ def neuron_details() -> None:
     picked = new_click(event, "last_neuron_click")
     if picked is not None:
         st.session_state["neuron_choice"] = picked
-    neuron = neuron_picker(run.layers[layer].hidden.shape[-1])
+    neuron = neuron_picker(context, layer)
     numbers = view.neuron_numbers(run, layer, table, neuron)
     for column, (label, value) in zip(st.columns(len(numbers)), numbers):
         column.metric(label, value)

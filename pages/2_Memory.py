@@ -34,7 +34,7 @@ layer = layer_picker(context, kinds=("indrnn",)) if figures is not None else Non
 if layer is not None:
     cols = st.columns(3)
     with cols[0]:
-        neuron = neuron_picker(context.run.layers[layer].hidden.shape[-1])
+        neuron = neuron_picker(context, layer)
     kick_at = cols[1].slider("Kick at step", 0, max(0, steps - 2), min(steps // 4, steps - 1),
                              key="impulse_t0")
     kind = cols[2].radio("Kick", ["impulse", "step"], horizontal=True, key="impulse_kind")

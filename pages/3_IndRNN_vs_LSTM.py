@@ -29,7 +29,7 @@ if lstm is not None:
     st.subheader(f"LSTM gates: {lstm.name}")
     top = st.columns(2)
     layer = remembered(top[0].selectbox, "LSTM layer", lstm.run.layers_of_kind("lstm"),
-                       "compare_lstm_layer")
+                       "compare_lstm_layer", "lstm_layer")
     units = lstm.run.layers[layer].hidden.shape[-1]
     st.caption("Each unit's gates: the fraction of steps they are closed (< 0.1) against open "
                "(> 0.9), over every sequence of this input. Click a point to follow that unit.")
@@ -39,7 +39,7 @@ if lstm is not None:
     picked = new_click(event, "saturation_clicked")
     if picked is not None and 0 <= picked < units:
         st.session_state["lstm_unit"] = picked
-    unit = remembered(top[1].selectbox, "Unit", list(range(units)), "lstm_unit")
+    unit = remembered(top[1].selectbox, "Unit", list(range(units)), "lstm_unit", "unit")
     gates = view.gate_figures(lstm.run, layer, sequence, unit)
     st.plotly_chart(gates.unit, width="stretch", theme=None)
     st.plotly_chart(gates.all_units, width="stretch", theme=None)

@@ -9,8 +9,8 @@ from indrnn import catalog
 from indrnn.analysis import Ablation, ablation_metrics
 from indrnn.views import ablation as view
 from indrnn.views.predictions import prediction_figure, predictions_side_by_side
-from ui.state import cached
-from ui.widgets import impact_ranking, layer_picker, open_page, sequence_picker
+from ui.state import cached, remembered, remembered_set, reset_when_changed
+from ui.widgets import impact_ranking, influence, layer_picker, open_page, sequence_picker
 
 context = open_page("Ablation")
 model, run, objective = context.model, context.run, context.objective
@@ -30,16 +30,15 @@ if not run.layers_of_kind("indrnn"):
 top = st.columns(3)
 layer = layer_picker(context, kinds=("indrnn",), where=top[0])
 sequence = sequence_picker(context, where=top[1])
-mode_label = top[2].radio("Ablation", list(view.MODES), key="ablation_mode")
+mode_label = remembered(top[2].radio, "Ablation", list(view.MODES), "ablation_mode",
+                        "ablation_mode")
 mode = view.MODES[mode_label]
 size = run.layers[layer].hidden.shape[-1]
-# The neurons to ablate: the chosen layer's top neuron by readout weight until the user picks.
-if (st.session_state.get("ablation_neurons_of") != (context.name, layer)
-        or "ablation_neurons" not in st.session_state):
-    st.session_state["ablation_neurons"] = [view.top_readout_neuron(model, run, layer)]
-    st.session_state["ablation_neurons_of"] = (context.name, layer)
-neurons = st.multiselect(f"Neurons of {layer} to ablate", list(range(size)),
-                         key="ablation_neurons")
+# The neurons to ablate: the layer's most influential neuron on this input until the user picks.
+reset_when_changed("ablation_neurons", context.name, context.input_key, layer, query="ablate")
+strongest = influence(context, layer).strongest
+neurons = remembered_set(st.multiselect, f"Neurons of {layer} to ablate", list(range(size)),
+                         "ablation_neurons", "ablate", default=[strongest])
 ablations = [Ablation(layer, tuple(neurons), mode)] if neurons else []
 
 st.subheader("The output on this input")

@@ -4,6 +4,7 @@ where they are on again."""
 import streamlit as st
 
 from indrnn.views import patterns as view
+from ui.state import remembered_set, reset_when_changed
 from ui.widgets import held_out_run, layer_picker, open_page, sequence_picker
 
 context = open_page("Pattern search")
@@ -21,10 +22,9 @@ mode = top[2].radio("Neurons", ["pick neurons", "select from a window"], horizon
 run, objective = context.run, context.objective
 steps, size = run.states(layer, sequence).shape
 defaults = view.pattern_defaults(run, layer, sequence)
-shown_for = (context.name, context.input_key, layer, sequence)
-if st.session_state.get("pattern_defaults_for") != shown_for:  # defaults follow the view
-    st.session_state["pattern_defaults_for"] = shown_for
-    for key in ("pattern_neurons", "pattern_threshold", "pattern_window"):
+if reset_when_changed("pattern_neurons", context.name, context.input_key, layer, sequence,
+                      query="pattern"):  # the defaults follow the view
+    for key in ("pattern_threshold", "pattern_window"):
         st.session_state.pop(key, None)
 
 settings = st.columns(3)
@@ -35,8 +35,8 @@ min_length = int(settings[1].number_input("Minimum length (steps)", min_value=1,
 limit = int(settings[2].number_input("Matches kept at most", min_value=1, max_value=1000,
                                      step=10, value=200, key="pattern_limit"))
 if mode == "pick neurons":
-    neurons = st.multiselect("Neurons of the pattern", list(range(size)),
-                             default=defaults.neurons, key="pattern_neurons")
+    neurons = remembered_set(st.multiselect, "Neurons of the pattern", list(range(size)),
+                             "pattern_neurons", "pattern", default=defaults.neurons)
 else:
     cols = st.columns([3, 1])
     window = cols[0].slider("Window on the current input (steps [start, end))", 0, steps,

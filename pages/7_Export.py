@@ -1,5 +1,5 @@
 """Export: the current run as NPZ, per-neuron tables as CSV, figures as images, and a link that
-reopens this view."""
+reopens the last page looked at with every choice made."""
 
 from functools import partial
 
@@ -17,6 +17,7 @@ from indrnn.export import (
 from indrnn.figures.neurons import activation_heatmap
 from indrnn.views.memory import memories
 from indrnn.views.neurons import neuron_table
+from ui.state import shared_choices
 from ui.widgets import layer_picker, open_page, sequence_picker
 
 context = open_page("Export")
@@ -68,13 +69,15 @@ if layer is not None:
                     width="stretch", theme=None)
 
 st.subheader("A link to this view")
-params = st.query_params.to_dict()
-query = query_string(params)
-st.write("The app keeps what you look at in the address: model, input source, example, layer, "
-         "neuron and sequence. Opening the app with this query string (after the address of "
-         "any page, e.g. `http://localhost:8501/Neurons?…`) reopens the same view. Uploaded "
-         "and typed inputs stay in your session and are not part of the link.")
-st.code("?" + query if query else "(no choices made yet)", language="text")
+params = {**shared_choices(), **st.query_params.to_dict()}
+page = st.session_state.get("linked_page", "")
+link = f"/{page}?{query_string(params)}" if params else f"/{page}"
+st.write(f"Every choice that shapes a view (model, input, layer, neuron, sequence, unit, the "
+         f"ablated neurons, the pattern's neurons) is kept in the address. This link reopens "
+         f"the page you looked at last (**{page or 'Overview'}**) with all of them; put it after "
+         "the app's address (e.g. `http://localhost:8501`). Uploaded and typed inputs stay in "
+         "your session and are not part of the link.")
+st.code(link, language="text")
 if params:
     st.dataframe([{"parameter": key, "value": value} for key, value in params.items()],
                  hide_index=True)

@@ -10,7 +10,7 @@ from indrnn.analysis import Ablation
 from indrnn.objectives import Classification, LanguageModel, Regression
 from indrnn.run import run_model
 from indrnn.sequence_model import SequenceModel
-from indrnn.views.ablation import output_change, top_readout_neuron
+from indrnn.views.ablation import output_change
 from indrnn.views.compare import gate_series
 from indrnn.views.predictions import predictions_side_by_side
 
@@ -94,7 +94,7 @@ def test_output_change_of_a_language_model_is_per_step_probability_of_the_next_s
     assert ((change.ablated >= 0) & (change.ablated <= 1)).all()
 
 
-def test_predictions_side_by_side_and_the_top_readout_neuron():
+def test_predictions_side_by_side():
     model = _model(outputs=3)
     with torch.no_grad():
         model.head.weight.zero_()
@@ -105,8 +105,6 @@ def test_predictions_side_by_side_and_the_top_readout_neuron():
     view = predictions_side_by_side(runs, 1, CLASSES, torch.tensor([2, 1]))
     assert view.probabilities and view.labels == ("a", "b", "c") and view.target == 1
     assert set(view.values) == {"one", "two"} and len(view.values["one"]) == 3
-    assert top_readout_neuron(model, runs["one"], "body.l1") == 4
-    assert top_readout_neuron(model, runs["one"], "body.l0") == 0  # does not feed the readout
     value = predictions_side_by_side({"r": run_model(_model(), x, objective=REGRESSION)}, 0,
                                      REGRESSION, torch.tensor([[0.5], [1.5]]))
     assert not value.probabilities and value.target == (0.5,)

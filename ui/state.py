@@ -57,9 +57,10 @@ def cache_entries(store: str) -> dict:
 
 
 def remembered(widget: Callable[..., Any], label: str, options: list[Any], key: str,
-               query: str | None = None, **kwargs: Any) -> Any:
+               query: str | None = None, default: Any = None, **kwargs: Any) -> Any:
     """Draw ``widget(label, options, key=key, ...)`` with its last value in this session, else the
-    URL's ``?query=`` value, and keep what it returns for other pages and in the URL.
+    URL's ``?query=`` value, else ``default`` (if among ``options``), and keep what it returns for
+    other pages and in the URL.
 
     Pages do not share widget state, so the value is also kept under ``kept_{key}``; a value
     that is not among ``options`` (left over from another model's choices) is dropped.
@@ -77,11 +78,53 @@ def remembered(widget: Callable[..., Any], label: str, options: list[Any], key: 
             if wanted is not None and str(wanted) in names:
                 st.session_state[key] = options[names.index(str(wanted))]
                 break
+        else:
+            if default is not None and default in options:
+                st.session_state[key] = default
     value = widget(label, options, key=key, **kwargs)
     st.session_state[f"kept_{key}"] = str(value)
     if query:
-        st.query_params[query] = str(value)
+        share(query, str(value))
     return value
+
+
+def remembered_set(widget: Callable[..., Any], label: str, options: list[int], key: str,
+                   query: str, default: list[int], **kwargs: Any) -> list[int]:
+    """:func:`remembered` for a multi-select of integers, kept in the URL as ``?query=3,17``.
+
+    Without a value in this session, the URL's (those of its numbers among ``options``), else
+    ``default``.
+    """
+    if key not in st.session_state:
+        asked = _numbers(st.session_state.get(f"kept_{key}", st.query_params.get(query)))
+        picked = [n for n in asked if n in options] if asked is not None else None
+        st.session_state[key] = picked if picked else [n for n in default if n in options]
+    else:
+        st.session_state[key] = [n for n in st.session_state[key] if n in options]
+    value = widget(label, options, key=key, **kwargs)
+    text = ",".join(str(n) for n in value)
+    st.session_state[f"kept_{key}"] = text
+    share(query, text)
+    return value
+
+
+def _numbers(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    parts = [part.strip() for part in str(text)[:10_000].split(",")]
+    return [int(part) for part in parts if part.isdigit()][:1000]
+
+
+def share(query: str, value: str) -> None:
+    """Put a choice that shapes the view in the URL, and keep it for :func:`shared_choices`
+    (the Export page's link carries the choices of every page, not only its own)."""
+    st.query_params[query] = value
+    st.session_state.setdefault("shared_choices", {})[query] = value
+
+
+def shared_choices() -> dict[str, str]:
+    """Every choice this session put in the URL (:func:`share`), by query parameter."""
+    return dict(st.session_state.get("shared_choices", {}))
 
 
 def remember_text(key: str) -> None:
@@ -92,3 +135,21 @@ def remember_text(key: str) -> None:
 
 def keep_text(key: str, value: str) -> None:
     st.session_state[f"kept_{key}"] = value
+
+
+def reset_when_changed(key: str, *depends: Any, query: str | None = None) -> bool:
+    """Forget widget ``key``'s value when what its options depend on (``depends``) changed since
+    the last run, so that it opens on its default again instead of a stale choice (its value
+    kept for other pages and, on a change, its ``?query=`` value too: the URL's value only
+    counts when the view is first opened). Returns whether it was reset."""
+    marker = f"{key}__depends"
+    if st.session_state.get(marker) == depends:
+        return False
+    changed = marker in st.session_state
+    st.session_state.pop(key, None)
+    if changed:
+        st.session_state.pop(f"kept_{key}", None)
+        if query:
+            st.query_params.pop(query, None)
+    st.session_state[marker] = depends
+    return True

@@ -4,12 +4,14 @@ pages share."""
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from indrnn import catalog
-from indrnn.analysis import rank_neurons
+from indrnn.analysis import NeuronInfluence, neuron_influence, rank_neurons, readout_layer
 from indrnn.analysis.ablation import NeuronImpact
 from indrnn.run import Run, run_held_out
 from indrnn.views.memory import ModelRun
@@ -22,12 +24,21 @@ def open_page(title: str, menu_title: str | None = None) -> Context:
     """Set the page up (browser title, sidebar, heading) and return the context; until a model
     and an input are chosen, say so and stop the page there."""
     st.set_page_config(page_title=f"{menu_title or title} · IndRNN Inspector", layout="wide")
+    _note_page(Path(inspect.stack()[1].filename))
     context = sidebar()
     st.title(title)
     if context is None:
         waiting_for_input()
         st.stop()
     return context
+
+
+def _note_page(script: Path) -> None:
+    """Keep the URL path of the page being drawn (``pages/1_Neurons.py`` is ``Neurons``; the
+    first page is the home page, ``""``), for the Export page's link to the page before it."""
+    number, _, name = script.stem.partition("_")
+    if name != "Export" and number.isdigit():
+        st.session_state["linked_page"] = "" if number == "0" else name
 
 
 def waiting_for_input() -> None:
@@ -40,12 +51,14 @@ def waiting_for_input() -> None:
 
 def layer_picker(context: Context, kinds: tuple[str, ...] = ("indrnn", "lstm"),
                  where: Any = st) -> str | None:
-    """A recorded layer of the model, of the given kinds."""
+    """A recorded layer of the model, of the given kinds; until one is chosen, the layer the
+    readout reads (where each neuron's effect on the output is most direct)."""
     layers = [n for n, r in context.run.layers.items() if r.kind in kinds]
     if not layers:
         st.info(f"This model has no {' or '.join(kinds)} layer for this view.")
         return None
-    return remembered(where.selectbox, "Layer", layers, "layer_choice", "layer")
+    return remembered(where.selectbox, "Layer", layers, "layer_choice", "layer",
+                      default=readout_layer(context.run, kinds))
 
 
 def sequence_picker(context: Context, where: Any = st) -> int:
@@ -57,9 +70,37 @@ def sequence_picker(context: Context, where: Any = st) -> int:
                       "sequence")
 
 
-def neuron_picker(neurons: int, where: Any = st) -> int:
-    """A neuron index; the neuron view's scatter selection writes the same key."""
-    return remembered(where.selectbox, "Neuron", list(range(neurons)), "neuron_choice", "neuron")
+def influence(context: Context, layer: str) -> NeuronInfluence:
+    """Each neuron's influence on what reads it, and which are silent, on this input."""
+    return cached("influence", (context.name, context.input_key, layer),
+                  lambda: neuron_influence(context.model, context.run, layer), most=8)
+
+
+def neuron_picker(context: Context, layer: str, where: Any = st) -> int:
+    """A neuron of ``layer``; until one is chosen, the most influential one on this input, with a
+    line saying why. Neurons silent on this input are left out unless the user asks for them
+    (or has picked one). The neuron view's scatter click writes the same key."""
+    found = influence(context, layer)
+    silent = found.silent.tolist()
+    everything = list(range(len(silent)))
+    shown = everything
+    if any(silent):
+        show = where.toggle(f"Show the {sum(silent)} silent neurons", key="show_silent",
+                            help="Neurons whose state is 0 at every step of this input: nothing "
+                                 "downstream reads them here.")
+        wanted = {str(st.session_state.get("neuron_choice")),
+                  str(st.session_state.get("kept_neuron_choice")),
+                  str(st.query_params.get("neuron"))}
+        shown = everything if show else [n for n in everything
+                                         if not silent[n] or str(n) in wanted]
+    neuron = remembered(where.selectbox, "Neuron", shown or everything, "neuron_choice",
+                        "neuron", default=found.strongest,
+                        format_func=lambda n: f"{n} (silent here)" if silent[n] else str(n))
+    where.caption(found.reason(neuron) if neuron == found.strongest else
+                  f"Neuron {neuron}: influence {float(found.influence[neuron]):.3g}, rank "
+                  f"{int((found.influence > found.influence[neuron]).sum()) + 1} of "
+                  f"{len(silent)}; the strongest on this input is {found.strongest}.")
+    return neuron
 
 
 def new_click(event: Any, last_key: str) -> int | None:

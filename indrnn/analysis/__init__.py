@@ -10,6 +10,7 @@ small dataclasses. None of them changes the model it is given.
 * :mod:`~indrnn.analysis.gradients`: exact gradients through time (neuron × lag maps), and
   ``∂y/∂x_t`` and ``∂y/∂h_t`` of every unit.
 * :mod:`~indrnn.analysis.ablation`: silence neurons or take their memory, on a private copy.
+* :mod:`~indrnn.analysis.influence`: silent neurons, and each neuron's influence on what reads it.
 * :mod:`~indrnn.analysis.patterns`: LSTMVis-style pattern search, top activations.
 * :mod:`~indrnn.analysis.discovery`: neurons that follow annotation tracks or pick out labels.
 * :mod:`~indrnn.analysis.saturation`: LSTM gate saturation (Karpathy et al. 2015).
@@ -38,6 +39,7 @@ from indrnn.analysis.gradients import (
     saliency,
 )
 from indrnn.analysis.impulse import impulse_response
+from indrnn.analysis.influence import NeuronInfluence, neuron_influence, readout_layer
 from indrnn.analysis.locate import find_indrnn_layer, indrnn_layers
 from indrnn.analysis.memory import (
     forget_memory,
@@ -55,6 +57,7 @@ from indrnn.analysis.saturation import gate_saturation
 
 __all__ = [
     "Ablation",
+    "NeuronInfluence",
     "ablated_copy",
     "ablation_metrics",
     "ablations_applied",
@@ -77,10 +80,12 @@ __all__ = [
     "lstm_cell_gradient_map",
     "lstm_memory",
     "neuron_flags",
+    "neuron_influence",
     "neurons_on_in_window",
     "paper_bounds",
     "paper_gamma",
     "rank_neurons",
+    "readout_layer",
     "saliency",
     "sequence_features",
     "time_constant",

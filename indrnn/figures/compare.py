@@ -137,7 +137,8 @@ def saturation_scatter(saturation: Mapping[str, Any], *,
                              hoverinfo="skip", line={"color": "#999999", "dash": "dot"}))
     fig.update_xaxes(range=[-0.02, 1.02])
     fig.update_yaxes(range=[-0.02, 1.02], scaleanchor="x")
-    fig.update_layout(dragmode="select", clickmode="event+select")
+    # Streamlit lets a click select a point only outside the select and lasso drag modes.
+    fig.update_layout(dragmode="zoom", clickmode="event+select")
     return styled(fig, title, "fraction of steps closed (< 0.1)",
                   "fraction of steps open (> 0.9)")
 

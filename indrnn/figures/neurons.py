@@ -230,7 +230,8 @@ def neuron_scatter(x: ArrayLike | Mapping[str, ArrayLike],
             name=f"{layer} neuron {neuron}", hoverinfo="skip",
             marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"width": 2,
                                                                     "color": "black"}}))
-    fig.update_layout(dragmode="select", clickmode="event+select")
+    # Streamlit lets a click select a point only outside the select and lasso drag modes.
+    fig.update_layout(dragmode="zoom", clickmode="event+select")
     if log_x:
         fig.update_xaxes(type="log")
     if log_y:

@@ -34,15 +34,6 @@ def output_change(model: nn.Module, run: Run, sequence: int, ablations: Sequence
     return objective.output_change(result.original[0], result.ablated[0], x)
 
 
-def top_readout_neuron(model: nn.Module, run: Run, layer: str) -> int:
-    """The neuron of ``layer`` with the largest weight into the readout (``‖head.weight[:, n]‖``),
-    or 0 when the layer does not feed the readout."""
-    readout = neuron_table(model, run, layer)["readout"]
-    if readout.numel() == 0 or bool(torch.isnan(readout).all()):
-        return 0
-    return int(torch.nan_to_num(readout, nan=-float("inf")).argmax())
-
-
 def change_figure(change: OutputChange, what: str) -> go.Figure:
     """The output before and after, per step (a language model) or per output."""
     if change.per_step:

@@ -2,94 +2,19 @@
 Chromium through Playwright. Uploads a file, visits every page, checks charts render and no
 error or traceback shows, and saves screenshots to tests/artifacts/."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
+from browsing import ARTIFACTS, ROOT, VIEWPORT, assert_healthy, settle
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "tests" / "artifacts"
 PAGES = ["", "Neurons", "Memory", *sorted(p.stem.split("_", 1)[1] for p in
                                           (ROOT / "pages").glob("[3-9]_*.py"))]
-
-playwright = pytest.importorskip("playwright.sync_api")
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        pytest.fail("CI must install Debian's chromium (see .ci/run)", pytrace=False)
-    pytest.skip("Debian's chromium is not installed here", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.read() == b"ok":
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail(f"streamlit did not start: {process.stdout.read()[-2000:]}")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
-        yield browser
-        browser.close()
-
-
-def _settle(page) -> None:
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000)
-    page.wait_for_timeout(500)
-
-
-def _assert_healthy(page, what: str) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {what}"
-    assert "Traceback" not in page.inner_text("body"), f"traceback on {what}"
-    errors = page.locator('[data-testid="stAlertContentError"]')
-    assert errors.count() == 0, f"error on {what}: {errors.all_inner_texts()}"
 
 
 def test_every_page_renders_charts_without_errors(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport=VIEWPORT)
     for name in PAGES:
         page.goto(f"{server}/{name}?model=basicmotions_indrnn")
-        _settle(page)
-        _assert_healthy(page, name or "overview")
+        settle(page)
+        assert_healthy(page, name or "overview")
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
         assert page.locator(".js-plotly-plot").count() >= 1, f"no chart on {name}"
         page.screenshot(path=str(ARTIFACTS / f"page_{name or 'Overview'}.png"), full_page=True)
@@ -102,16 +27,16 @@ def test_every_page_renders_charts_without_errors(server, browser):
 
 
 def test_upload_in_the_browser(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport=VIEWPORT)
     page.goto(f"{server}/?model=japanesevowels_indrnn")
-    _settle(page)
+    settle(page)
     page.get_by_text("Upload a file", exact=True).click()
-    _settle(page)
+    settle(page)
     example = ROOT / "examples" / "japanesevowels_test0200_speaker-5.csv"
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(example))
     page.wait_for_selector("text=Sequence 0 (9 steps)", timeout=60_000)
-    _settle(page)
-    _assert_healthy(page, "upload")
+    settle(page)
+    assert_healthy(page, "upload")
     page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
     bad = ARTIFACTS / "bad.csv"
     bad.write_text("1,2,3\n4,5,6\n")
@@ -125,10 +50,10 @@ def test_upload_in_the_browser(server, browser):
 def test_the_recording_downloads_as_an_npz_built_on_click(server, browser):
     import numpy as np
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
     page.goto(f"{server}/Export?model=japanesevowels_indrnn")
-    _settle(page)
-    _assert_healthy(page, "export")
+    settle(page)
+    assert_healthy(page, "export")
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name="Recording (NPZ").click()
     path = ARTIFACTS / "recording.npz"

@@ -1,0 +1,69 @@
+"""What a user does with the mouse in Chromium, which AppTest (no JavaScript) cannot see: clicking
+a point of a chart selects that neuron or unit everywhere, and the Export page's link reopens the
+view with every choice that shaped it."""
+
+from browsing import (
+    ARTIFACTS,
+    VIEWPORT,
+    assert_healthy,
+    chart_titles,
+    click_a_point,
+    picked,
+    query,
+    settle,
+)
+
+
+def test_clicking_a_neuron_selects_it_in_the_picker_every_figure_and_the_url(server, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/Neurons?model=adding1000_indrnn&layer=body.l1")
+    settle(page)
+    opened = int(picked(page, "Neuron").split()[0])
+    neuron = click_a_point(page, "Click a neuron", avoid=opened)
+    assert_healthy(page, "Neurons after a click")
+    assert query(page)["neuron"] == str(neuron), page.url
+    assert picked(page, "Neuron").split()[0] == str(neuron)
+    titles = chart_titles(page)
+    assert f"Neuron {neuron} over time" in titles, titles
+    assert any(t.startswith(f"What drives neuron {neuron}") for t in titles), titles
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "neuron_clicked.png"), full_page=True)
+    page.close()
+
+
+def test_clicking_an_lstm_unit_follows_it(server, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/IndRNN_vs_LSTM?model=basicmotions_indrnn")
+    settle(page)
+    unit = click_a_point(page, "Gate saturation of", avoid=int(picked(page, "Unit")))
+    assert_healthy(page, "IndRNN vs LSTM after a click")
+    assert query(page)["unit"] == str(unit), page.url
+    assert picked(page, "Unit") == str(unit)
+    page.close()
+
+
+def test_the_export_link_reopens_the_view_in_a_fresh_browser(server, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/Ablation?model=adding1000_indrnn&layer=body.l1")
+    settle(page)
+    ablated = query(page)["ablate"]
+    page.get_by_role("link", name="Neurons").click()  # the menu: the same session
+    settle(page)
+    neuron = click_a_point(page, "Click a neuron", avoid=int(picked(page, "Neuron").split()[0]))
+    page.get_by_role("link", name="Export").click()
+    settle(page)
+    assert_healthy(page, "Export")
+    link = page.locator('[data-testid="stCode"]').first.inner_text().strip()
+    assert link.startswith("/Neurons?"), link
+    page.close()
+
+    fresh = browser.new_context(viewport=VIEWPORT)  # no cookies, no session: only the link
+    again = fresh.new_page()
+    again.goto(server + link)
+    settle(again)
+    assert_healthy(again, "the shared link")
+    assert picked(again, "Neuron").split()[0] == str(neuron)
+    assert picked(again, "Layer") == "body.l1"
+    assert f"Neuron {neuron} over time" in chart_titles(again)
+    assert query(again)["ablate"] == ablated  # carried for the Ablation page
+    fresh.close()
