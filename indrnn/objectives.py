@@ -238,7 +238,12 @@ class Regression(Objective):
 
     def describe(self, readout: Tensor) -> Prediction:
         values = tuple(float(v) for v in readout)
-        return Prediction(f"predicted {values[0]:.4f}", values, self.output_labels(len(values)))
+        bounds = getattr(self.info, "output_range", None)
+        outside = bounds is not None and not all(bounds[0] <= v <= bounds[1] for v in values)
+        note = f" (outside [{bounds[0]:g}, {bounds[1]:g}], every training target's range)" \
+            if outside else ""
+        return Prediction(f"predicted {values[0]:.4f}{note}", values,
+                          self.output_labels(len(values)))
 
     def target(self, targets: Tensor | None, sequence: int) -> tuple[float, ...] | None:
         if targets is None or sequence >= len(targets):

@@ -89,8 +89,10 @@ training grow as ``|u|^t``)."""
 
 
 def value_warnings(output: Tensor, layers: dict[str, LayerRecord],
-                   trained_steps: int | None = None) -> list[str]:
-    """Flag a run whose numbers are not to be trusted: Inf/NaN or huge states and outputs.
+                   trained_steps: int | None = None,
+                   output_range: tuple[float, float] | None = None) -> list[str]:
+    """Flag a run whose numbers are not to be trusted: Inf/NaN or huge states and outputs, and
+    outputs outside the range of every training target.
 
     Parameters
     ----------
@@ -100,12 +102,14 @@ def value_warnings(output: Tensor, layers: dict[str, LayerRecord],
         Time-major ``(T, B, N)`` recorded states.
     trained_steps : int, optional
         The sequence length the model was trained on (named in the messages).
+    output_range : tuple of float, optional
+        ``(low, high)``: the range every training target lay in (``TaskInfo.output_range``).
 
     Returns
     -------
     list of str
-        One message per problem, empty if every state and output is finite and below
-        :data:`LARGE_STATE` in magnitude.
+        One message per problem, empty if every state and output is finite, below
+        :data:`LARGE_STATE` in magnitude and, given ``output_range``, inside it.
     """
     warnings = []
     trained = f" (trained on {trained_steps:,} steps)" if trained_steps else ""
@@ -131,7 +135,27 @@ def value_warnings(output: Tensor, layers: dict[str, LayerRecord],
     elif output.numel() and float(output.abs().max()) > LARGE_STATE:
         warnings.append(f"the output reaches {float(output.abs().max()):.3g}: far outside what "
                         "the model was trained to produce")
+    elif output.numel() and output_range is not None:
+        low, high = output_range
+        outside = (output < low) | (output > high)
+        if outside.any():
+            values = output[outside]
+            worst = float(values[torch.maximum(low - values, values - high).argmax()])
+            count = int(outside.sum())
+            warnings.append(f"{count:,} output value{'s' if count > 1 else ''} outside "
+                            f"[{low:g}, {high:g}], the range of every training target (the "
+                            f"farthest: {worst:.4g}): the model is extrapolating")
     return warnings
+
+
+def length_warning(lengths: Tensor, trained_steps: int | None) -> str | None:
+    """A warning when an input is longer than the sequences the model was trained on."""
+    if not trained_steps or not len(lengths) or int(lengths.max()) <= trained_steps:
+        return None
+    longest = int(lengths.max())
+    return (f"This input has {longest:,} steps; the model was trained on sequences of "
+            f"{trained_steps:,}. Past that length nothing in training constrains the states, "
+            "so its outputs may be far off: compare with an input of the trained length.")
 
 
 def reads_last_step(model: nn.Module) -> bool:
@@ -168,7 +192,10 @@ def run_model(model: nn.Module, inputs: Tensor, lengths: Tensor | None = None,
     output = raw.output[0].detach().cpu()
     run = Run(inputs, lengths, Recording(output, raw.layers))
     trained = objective.info.seq_len if objective is not None else None
-    run.warnings = value_warnings(output, raw.layers, trained or None)
+    too_long = length_warning(lengths, trained) if last_step else None
+    run.warnings = [*([too_long] if too_long else []), *value_warnings(
+        output, raw.layers, trained or None,
+        objective.info.output_range if objective is not None else None)]
     if objective is not None:
         for b in range(inputs.shape[0]):
             readout = output[b] if last_step else output[b, int(lengths[b]) - 1]

@@ -202,6 +202,6 @@ def load_adding(seq_len: int = 1000, test_size: int = 1000, valid_size: int = 10
         class_names=None,
         preprocessing="none: values U(0,1) as drawn, markers 0/1",
         provenance=PROVENANCE, splits={"valid": valid_size, "test": test_size},
-        baseline=f"MSE {BASELINE_MSE:.3f} by always predicting 1")
+        baseline=f"MSE {BASELINE_MSE:.3f} by always predicting 1", output_range=(0.0, 2.0))
     return AddingTask(info, seq_len, held_out_set(seq_len, valid_size, "valid"),
                       held_out_set(seq_len, test_size, "test"))

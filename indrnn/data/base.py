@@ -95,6 +95,9 @@ class TaskInfo:
     image_shape : tuple of int, optional
         ``(rows, columns)`` of the image a pixel-by-pixel task reads, row by row (one channel);
         ``None`` for inputs that are not images.
+    output_range : tuple of float, optional
+        ``(low, high)`` bounds of every target a regression model is trained on (the adding
+        problem's sums lie in [0, 2]); outputs outside it are flagged. ``None`` if unbounded.
     """
 
     name: str
@@ -112,6 +115,7 @@ class TaskInfo:
     baseline: str = ""
     layout: str = LAYOUT
     image_shape: tuple[int, int] | None = None
+    output_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.output_kind not in OUTPUT_KINDS:
@@ -120,7 +124,7 @@ class TaskInfo:
     def card(self) -> dict[str, Any]:
         """A JSON-safe dict for a model card (``indrnn.checkpoint.save(..., card=...)``)."""
         out = asdict(self)
-        for key in ("channel_names", "class_names", "image_shape"):
+        for key in ("channel_names", "class_names", "image_shape", "output_range"):
             if out[key] is not None:
                 out[key] = list(out[key])
         return out
