@@ -266,7 +266,8 @@ def test_npz_zip_bomb_is_refused_from_the_zip_directory():
 def test_npz_errors_and_notes():
     vowels = info("japanesevowels")
     inputs = np.ones((2, 29, 12), np.float32)
-    refused(parse_npz, npz_bytes(x=inputs, y=inputs), vowels, "no 'inputs' array", "found: x, y")
+    refused(parse_npz, npz_bytes(a=inputs, b=inputs), vowels, "no inputs array", "found: a, b",
+            "X or x or data")
     refused(parse_npz, npz_bytes(inputs=inputs, lengths=np.array([29, 30])), vowels,
             "'lengths' must lie in 1..29")
     refused(parse_npz, npz_bytes(inputs=inputs, lengths=np.array([2.0, 3.0])), vowels,
@@ -277,6 +278,32 @@ def test_npz_errors_and_notes():
     assert parsed.targets is None and "'targets' ignored" in " ".join(parsed.notes)
     assert parsed.inputs[1, 7:].abs().sum() == 0 and "set to 0" in " ".join(parsed.notes)
     assert parsed.summary == "2 sequences, 7-29 steps, 12 channels"
+
+
+def test_a_semicolon_or_tab_separated_csv_says_which_delimiter_it_was_read_with():
+    vowels = info("japanesevowels")
+    semicolons = "\n".join(";".join(["0,5"] * 12) for _ in range(4)).encode()
+    parsed = parse_csv(semicolons, vowels)
+    assert float(parsed.inputs[0, 0, 0]) == 0.5
+    assert "columns separated by semicolons (;), decimal commas read as points" in parsed.notes
+    tabs = parse_csv("\n".join("\t".join(["0.5"] * 12) for _ in range(4)).encode(), vowels)
+    assert "columns separated by tabs" in tabs.notes
+    commas = parse_csv("\n".join(",".join(["0.5"] * 12) for _ in range(4)).encode(), vowels)
+    assert not any("separated" in note for note in commas.notes)
+
+
+def test_npz_with_the_common_names_x_and_y_is_read_and_says_which_arrays():
+    vowels = info("japanesevowels")
+    inputs = np.ones((3, 29, 12), np.float32)
+    parsed = parse_npz(npz_bytes(X=inputs, y=np.array([0, 4, 8])), vowels)
+    notes = " ".join(parsed.notes)
+    assert "read the array 'X' as the inputs" in notes and "'y' as the targets" in notes, notes
+    assert parsed.targets.tolist() == [0, 4, 8] and parsed.inputs.shape == (3, 29, 12)
+    assert "'X'" in parsed.layout and "'y' as targets" in parsed.layout
+    both = parse_npz(npz_bytes(data=inputs, x=inputs * 2, labels=np.array([1, 2, 3])), vowels)
+    assert float(both.inputs.max()) == 2.0  # 'x' is preferred over 'data'
+    assert "also named like inputs, ignored: 'data'" in " ".join(both.notes)
+    assert both.targets.tolist() == [1, 2, 3]
 
 
 # --- text and PNG ------------------------------------------------------------------------------

@@ -16,13 +16,17 @@ import numpy as np
 import pytest
 import torch
 from hostile import (
+    APP,
     CASES,
     ROOT,
+    UPLOAD_CHOICE,
+    app_errors,
     case_settings,
     small_checkpoint,
 )
 from hypothesis import given
 from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
 
 import indrnn
 from indrnn import networks
@@ -312,3 +316,22 @@ def test_mutated_checkpoint_json_loads_or_raises_checkpoint_error(tmp_path):
     assert outcomes["refused"] > outcomes["loaded"] > 0, outcomes
 
 
+
+
+def test_an_uploaded_checkpoint_with_two_bad_fields_names_both_and_the_file_not_a_temp_path(
+        tmp_path):
+    path = _nested_checkpoint(tmp_path)
+    document = json.loads(path.with_suffix(".json").read_text())
+    _body(document)["config"].update(hidden_size=10**9, num_layers=-1)
+    files = [("my_model.json", json.dumps(document).encode(), "application/json"),
+             ("my_model.safetensors", path.with_suffix(".safetensors").read_bytes(),
+              "application/octet-stream")]
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.selectbox(key="model_choice").set_value(UPLOAD_CHOICE).run()
+    at.file_uploader(key="checkpoint_upload").set_value(files).run()
+    assert not at.exception, at.exception
+    said = app_errors(at)
+    assert "config['hidden_size']" in said and "config['num_layers']" in said, said
+    assert "1000000000" in said and "-1" in said and "my_model" in said, said
+    assert "/tmp" not in said and "model.json" not in said.replace("my_model.json", ""), said

@@ -196,28 +196,21 @@ def parse_npz(data: bytes, info: TaskInfo) -> ParsedInput:
                 raise UploadError(f"the NPZ holds {len(members):,} files; the limit is "
                                   f"{limits.MAX_NPZ_MEMBERS}")
             found = {m.filename.removesuffix(".npy"): m for m in members}
-            if "inputs" not in found and len(found) == 1:
-                notes.append(f"the only array, '{next(iter(found))}', read as inputs")
-                found = {"inputs": next(iter(found.values()))}
-            if "inputs" not in found:
-                raise UploadError(f"the NPZ has no 'inputs' array (found: "
-                                  f"{', '.join(sorted(found)) or 'none'}); expected inputs "
-                                  "(N, T, C) [+ lengths, targets]")
+            names = _npz_roles(found, notes)
             arrays = {}
-            for key in ("inputs", "lengths", "targets", "labels"):
-                if key in found:
-                    member = found[key]
-                    if member.file_size > limits.MAX_VALUES * 8 + 4096:
-                        raise UploadError(f"NPZ member '{key}' claims {member.file_size:,} bytes "
-                                          "uncompressed; too large (limit "
-                                          f"{limits.MAX_VALUES:,} numbers)")
-                    with archive.open(member) as stream:
-                        arrays[key] = _read_npy(stream, f"NPZ member '{key}'")
+            for role, key in names.items():
+                member = found[key]
+                if member.file_size > limits.MAX_VALUES * 8 + 4096:
+                    raise UploadError(f"NPZ member '{key}' claims {member.file_size:,} bytes "
+                                      "uncompressed; too large (limit "
+                                      f"{limits.MAX_VALUES:,} numbers)")
+                with archive.open(member) as stream:
+                    arrays[role] = _read_npy(stream, f"NPZ member '{key}'")
     except UploadError:
         raise
     except _ZIP_ERRORS as error:
         raise UploadError(f"not an NPZ (zip) file, or corrupt ({error})") from None
-    x = _to_ntc(arrays["inputs"], info, "'inputs'", notes)
+    x = _to_ntc(arrays["inputs"], info, f"'{names['inputs']}'", notes)
     lengths = arrays.get("lengths")
     if lengths is not None:
         if lengths.dtype.kind not in "iu" or lengths.shape != (len(x),):
@@ -226,15 +219,44 @@ def parse_npz(data: bytes, info: TaskInfo) -> ParsedInput:
         if len(x) and (lengths.min() < 1 or lengths.max() > x.shape[1]):
             raise UploadError(f"'lengths' must lie in 1..{x.shape[1]} (the steps of 'inputs');"
                               f" found {lengths.min()}..{lengths.max()}")
-    targets = _npz_targets(arrays.get("targets", arrays.get("labels")), len(x), info, notes)
-    layout = "NPZ inputs (N, T, C)" + " + lengths" * (lengths is not None) \
-        + " + targets" * (targets is not None)
+    targets = _npz_targets(arrays.get("targets"), len(x), info, notes, names.get("targets"))
+    layout = f"NPZ '{names['inputs']}' (N, T, C)" + " + lengths" * (lengths is not None) \
+        + (f" + '{names['targets']}' as targets" if targets is not None else "")
     return finish(x, info, "npz", layout, notes, _where(len(x), info.channel_names),
                   None if lengths is None else lengths.astype(np.int64), targets)
 
 
-def _npz_targets(array: np.ndarray | None, n: int, info: TaskInfo,
-                 notes: list[str]) -> torch.Tensor | None:
+#: Array names read for each role, in order of preference (``X``/``y``: the common convention).
+NPZ_NAMES = {"inputs": ("inputs", "X", "x", "data"), "lengths": ("lengths",),
+             "targets": ("targets", "labels", "y", "Y")}
+
+
+def _npz_roles(found: dict[str, zipfile.ZipInfo], notes: list[str]) -> dict[str, str]:
+    """Which member is the inputs, lengths and targets (:data:`NPZ_NAMES`, else a lone array as
+    the inputs), saying in ``notes`` what was read and what was left."""
+    roles = {}
+    for role, candidates in NPZ_NAMES.items():
+        present = [name for name in candidates if name in found]
+        if present:
+            roles[role] = present[0]
+            if present[0] != role:
+                notes.append(f"read the array '{present[0]}' as the {role}")
+            if len(present) > 1:
+                notes.append(f"also named like {role}, ignored: "
+                             + ", ".join(f"'{n}'" for n in present[1:]))
+    if "inputs" not in roles and len(found) == 1:
+        roles["inputs"] = next(iter(found))
+        notes.append(f"the only array, '{roles['inputs']}', read as inputs")
+    if "inputs" not in roles:
+        raise UploadError(f"the NPZ has no inputs array (found: "
+                          f"{', '.join(sorted(found)) or 'none'}); expected one named "
+                          f"{' or '.join(NPZ_NAMES['inputs'])}, (N, T, C) [+ lengths, targets "
+                          f"or {'/'.join(NPZ_NAMES['targets'][1:])}]")
+    return roles
+
+
+def _npz_targets(array: np.ndarray | None, n: int, info: TaskInfo, notes: list[str],
+                 name: str | None = None) -> torch.Tensor | None:
     if array is None:
         return None
     if info.output_kind == "regression":
@@ -247,6 +269,7 @@ def _npz_targets(array: np.ndarray | None, n: int, info: TaskInfo,
                 n == 0 or (array.min() >= 0 and array.max() < classes)):
             return torch.from_numpy(array.astype(np.int64))
         wanted = f"class indices 0..{classes - 1} of shape ({n},)"
-    notes.append(f"'targets' ignored: expected {wanted}, found {array.dtype} {array.shape}")
+    notes.append(f"'{name or 'targets'}' ignored: expected {wanted}, found {array.dtype} "
+                 f"{array.shape}")
     return None
 

@@ -72,6 +72,10 @@ def _no_numbers(row: list[str], decimal_comma: bool) -> bool:
     return True
 
 
+#: The delimiters said in a note when detected (a comma goes without saying).
+DELIMITER_NAMES = {";": "semicolons (;)", "\t": "tabs"}
+
+
 def _delimiter(text: str) -> str | None:
     lines = [ln for ln in itertools.islice(_lines(text), 200)
              if ln.strip() and not ln.lstrip().startswith("#")][:20]
@@ -177,6 +181,9 @@ def _parse_table(text: str, info: TaskInfo, notes: list[str]) -> ParsedInput:
     x = np.array(rows, dtype=np.float64)
     layout = (f"CSV (T, C), {'header row' if header else 'no header'}, "
               + (f"delimiter {delimiter!r}" if delimiter else "one column"))
+    if delimiter in DELIMITER_NAMES:
+        notes.append(f"columns separated by {DELIMITER_NAMES[delimiter]}"
+                     + (", decimal commas read as points" if "," in text else ""))
     if grid:
         if x.shape != (limits.IMAGE_SIDE, limits.IMAGE_SIDE):
             raise _grid_error(f"is {x.shape[0]}x{x.shape[1]}", info)
