@@ -126,6 +126,53 @@ def comparison_partners(name: str, folder: Path | None = None) -> list[ModelEntr
     return found
 
 
+#: How much worse than its twin a model must score to be called far below it.
+FAR_BELOW = {"accuracy": 0.2, "bits_per_char": 0.5}  # absolute differences
+FAR_BELOW_MSE_RATIO = 10.0
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """Why a listed model's numbers teach less than its twin's: a menu label and a sentence."""
+
+    label: str
+    text: str
+
+
+def learning_note(name: str, folder: Path | None = None) -> Caveat | None:
+    """For a model that does not learn its task (at chance, or no better than the task's trivial
+    baseline) or scores far below the model trained beside it; ``None`` otherwise."""
+    this = entry(name, folder)
+    data, metrics = this.card.get("data", {}), this.metrics
+    twin = partner(name, folder)
+    kept = ("it is kept as the comparison its twin was trained beside" if twin is not None
+            else "it is kept to show how far it gets")
+    classes = data.get("num_classes")
+    if "accuracy" in metrics and classes and metrics["accuracy"] <= 1.2 / classes:
+        return Caveat("at chance", f"At chance on held-out data (accuracy "
+                      f"{metrics['accuracy']:.0%}, chance {1 / classes:.0%}): this model does "
+                      f"not learn the task; {kept}.")
+    baseline = re.search(r"MSE ([0-9.]+)", str(data.get("baseline", "")))
+    if "mse" in metrics and baseline and metrics["mse"] >= 0.8 * float(baseline[1]):
+        return Caveat("no better than the baseline", f"No better than the trivial baseline "
+                      f"({data['baseline']}; this model: MSE {metrics['mse']:.3g}): it does not "
+                      f"learn the task; {kept}.")
+    if twin is None or twin.task_kwargs != this.task_kwargs:
+        return None
+    for metric, gap in FAR_BELOW.items():
+        if metric in metrics and metric in twin.metrics:
+            worse = (twin.metrics[metric] - metrics[metric] if metric == "accuracy"
+                     else metrics[metric] - twin.metrics[metric])
+            if worse > gap:
+                return Caveat(f"far below {twin.name}", f"Far below {twin.name} on the same "
+                              f"task ({metric} {metrics[metric]:.4g} against "
+                              f"{twin.metrics[metric]:.4g}).")
+    if "mse" in metrics and metrics["mse"] > FAR_BELOW_MSE_RATIO * twin.metrics.get("mse", 1e9):
+        return Caveat(f"far below {twin.name}", f"Far below {twin.name} on the same task "
+                      f"(MSE {metrics['mse']:.3g} against {twin.metrics['mse']:.3g}).")
+    return None
+
+
 def _partner_among(this: ModelEntry, candidates: list[ModelEntry]) -> ModelEntry | None:
     same_task = {e.kind: e for e in candidates}
     depth = re.sub(r"^\D*", "", this.kind)

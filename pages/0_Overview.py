@@ -3,6 +3,7 @@ activity."""
 
 import streamlit as st
 
+from indrnn import catalog
 from indrnn.limits import describe as describe_limits
 from indrnn.views.overview import card_lines, first_prediction, layer_activity
 from indrnn.views.predictions import prediction_lines
@@ -26,6 +27,9 @@ objective, targets = context.objective, context.parsed.targets
 left, right = st.columns(2)
 with left:
     st.subheader(context.name)
+    note = None if context.uploaded else catalog.learning_note(context.name)
+    if note:
+        st.warning(note.text)
     for line in card_lines(context.model, context.card, objective):
         st.write(line)
     if context.card.get("paper"):

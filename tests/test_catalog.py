@@ -80,3 +80,28 @@ def test_a_symlink_named_like_a_model_is_not_followed_out(folder, tmp_path_facto
     (folder / "evil.json").symlink_to(outside / "evil.json")
     with pytest.raises(KeyError):
         catalog.load_model("evil", folder)
+
+
+def _save_scored(folder, name, body, metrics, data):
+    model = SequenceModel(body, num_outputs=1)
+    indrnn.save(model, folder / name, {"task": "mnist5k", "task_kwargs": {}, "data": data,
+                                       "parameters": 1, "metrics": {"test": metrics}})
+
+
+def test_models_that_do_not_learn_or_trail_their_twin_carry_a_caveat(tmp_path):
+    body = {"architecture": "IndRNN", "config": indrnn.IndRNN(1, 4).config()}
+    classes = {"num_classes": 10, "baseline": "10% accuracy by chance"}
+    _save_scored(tmp_path, "digits_indrnn", body, {"accuracy": 0.84}, classes)
+    _save_scored(tmp_path, "digits_lstm", lstm_spec(1, 4), {"accuracy": 0.56}, classes)
+    _save_scored(tmp_path, "digits_lstm21", lstm_spec(1, 4), {"accuracy": 0.10}, classes)
+    assert catalog.learning_note("digits_indrnn", tmp_path) is None
+    far = catalog.learning_note("digits_lstm", tmp_path)
+    assert far.label == "far below digits_indrnn" and "0.56 against 0.84" in far.text
+    chance = catalog.learning_note("digits_lstm21", tmp_path)
+    assert chance.label == "at chance" and "chance 10%" in chance.text
+    sums = {"num_classes": None, "baseline": "MSE 0.167 by always predicting 1"}
+    _save_scored(tmp_path, "sums_lstm", lstm_spec(1, 4), {"mse": 0.174}, sums)
+    _save_scored(tmp_path, "sums_indrnn", body, {"mse": 0.15}, sums)
+    assert catalog.learning_note("sums_lstm", tmp_path).label == "no better than the baseline"
+    assert catalog.learning_note("sums_indrnn", tmp_path).label == "no better than the baseline"
+

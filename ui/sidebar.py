@@ -106,8 +106,10 @@ def _choose_model() -> tuple[str, Checkpoint, bool] | None:
     listed = catalog.models()
     names = [*listed, UPLOAD]
     asked = st.query_params.get("model")
+    notes = {n: catalog.learning_note(n) for n in listed}
     name = remembered(st.sidebar.selectbox, "Model", names, "model_choice", "model",
-                      format_func=lambda n: n if n == UPLOAD else listed[n].title)
+                      format_func=lambda n: n if n == UPLOAD else listed[n].title + (
+                          f" ⚠ {notes[n].label}" if notes[n] else ""))
     if asked is not None and asked not in names:  # never a path: only listed names are loaded
         st.sidebar.warning(f"The link asks for a model `{_shown(asked)}` that is not among the "
                            f"models in models/; showing {name} instead.")

@@ -81,3 +81,14 @@ def test_discovery_reopens_the_neuron_box_on_the_new_tracks_strongest():
     at.selectbox(key="discovery_track").set_value(second).run()
     assert not at.exception
     assert at.selectbox(key="discovery_neuron").value == correlations[second].neurons.tolist()[0]
+
+
+def test_the_shipped_deep_lstm_at_chance_is_flagged_in_the_menu_and_on_the_overview():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["model"] = "mnist5k_lstm21"
+    at.run()
+    assert not at.exception
+    assert any("At chance" in w.value for w in at.warning), [w.value for w in at.warning]
+    shown = at.selectbox(key="model_choice").options  # as the menu shows them
+    assert any(s.startswith("mnist5k_lstm21") and "⚠ at chance" in s for s in shown), shown
+    assert not any(s.startswith("mnist5k_indrnn ") and "⚠" in s for s in shown), shown
