@@ -5,7 +5,7 @@ import streamlit as st
 
 from indrnn import catalog
 from indrnn.limits import describe as describe_limits
-from indrnn.views.overview import card_lines, first_prediction, layer_activity
+from indrnn.views.overview import card_lines, first_prediction, input_view, layer_activity
 from indrnn.views.predictions import prediction_lines
 from ui.sidebar import sidebar
 from ui.widgets import waiting_for_input
@@ -41,6 +41,14 @@ with right:
     figure = first_prediction(context.name, context.run, objective, targets)
     if figure is not None:
         st.plotly_chart(figure, width="stretch", theme=None)
+
+st.subheader("The input")
+shown = input_view(context.run, objective)
+if shown.text is not None:
+    st.code(shown.text, language=None, height=240)
+else:
+    st.plotly_chart(shown.figure, width="stretch", theme=None)
+st.caption(shown.caption)
 
 st.subheader("Layers")
 activity = layer_activity(context.run)

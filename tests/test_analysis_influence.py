@@ -11,7 +11,8 @@ from indrnn.objectives import Regression
 from indrnn.run import run_model
 from indrnn.sequence_model import SequenceModel
 
-REGRESSION = Regression(SimpleNamespace(info=SimpleNamespace(class_names=None, seq_len=None)))
+REGRESSION = Regression(SimpleNamespace(info=SimpleNamespace(class_names=None, seq_len=None,
+                                                             output_range=None)))
 
 
 def _model(hidden=6, layers=2):

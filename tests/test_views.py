@@ -6,18 +6,22 @@ import pytest
 import torch
 
 import indrnn
+from indrnn import catalog
 from indrnn.analysis import Ablation
-from indrnn.objectives import Classification, LanguageModel, Regression
-from indrnn.run import run_model
+from indrnn.data import load_task
+from indrnn.objectives import Classification, LanguageModel, Regression, card_objective
+from indrnn.run import run_held_out, run_model
 from indrnn.sequence_model import SequenceModel
 from indrnn.views.ablation import output_change
 from indrnn.views.compare import gate_series
+from indrnn.views.overview import input_view
 from indrnn.views.predictions import predictions_side_by_side
 
 
 def _task(class_names=None):
     """A task with only the description the views read (no data)."""
-    return SimpleNamespace(info=SimpleNamespace(class_names=class_names, seq_len=None))
+    return SimpleNamespace(info=SimpleNamespace(class_names=class_names, seq_len=None,
+                                                output_range=None))
 
 
 REGRESSION = Regression(_task())
@@ -108,3 +112,32 @@ def test_predictions_side_by_side():
     value = predictions_side_by_side({"r": run_model(_model(), x, objective=REGRESSION)}, 0,
                                      REGRESSION, torch.tensor([[0.5], [1.5]]))
     assert not value.probabilities and value.target == (0.5,)
+
+
+def _held_out(name, limit=2):
+    checkpoint = catalog.load_model(name)
+    task = load_task(checkpoint.card["task"], **checkpoint.card.get("task_kwargs", {}))
+    objective = card_objective(task, checkpoint.card)
+    return run_held_out(checkpoint.model, objective, limit=limit), objective
+
+
+def test_the_overview_draws_each_input_as_what_it_is():
+    torch.set_flush_denormal(True)
+    run, objective = _held_out("adding100_indrnn")
+    series = input_view(run, objective, 1)
+    names = [trace.name for trace in series.figure.data]
+    assert names[:2] == ["value", "marker"] and names[-1] == "events"
+    markers = torch.nonzero(run.inputs[1, :, 1] > 0).flatten().tolist()
+    assert list(series.figure.data[-1].x) == markers and len(markers) == 2
+    assert f"{float(run.inputs[1, markers[0], 0]):.3f}" in series.figure.data[-1].text[0]
+    assert "2 marked" in series.caption
+    run, objective = _held_out("mnist5k_indrnn")
+    image = input_view(run, objective)
+    assert image.figure.data[0].type == "heatmap" and image.text is None
+    assert len(image.figure.data[0].z) == 28 and "784 pixels" in image.caption
+    run, objective = _held_out("chars_indrnn")
+    text = input_view(run, objective)
+    assert text.figure is None and text.text == objective.texts(run.inputs[:1])[0][:3000]
+    run, objective = _held_out("basicmotions_indrnn")
+    motions = input_view(run, objective)
+    assert [t.name for t in motions.figure.data] == list(objective.info.channel_names)

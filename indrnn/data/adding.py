@@ -172,6 +172,11 @@ class AddingTask:
             inputs, list(self.info.channel_names)).items()})
         return past_the_end(tracks, lengths)
 
+    def events(self, inputs: torch.Tensor) -> list[tuple[int, str]]:
+        """The marked steps of one sequence ``(T, 2)``, labelled with their values."""
+        marked = torch.nonzero(inputs[:, 1] > 0).flatten().tolist()
+        return [(t, f"marker: {float(inputs[t, 0]):.3f}") for t in marked]
+
     def batches(self, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Endless training batches (see :func:`training_batches`)."""
         return training_batches(batch_size, self.seq_len, seed)

@@ -190,6 +190,10 @@ class Task(Protocol):
         """What is known about each step of batch-first ``inputs``, ``(T, B)`` per track (NaN
         past a sequence's end): the step index first, then the task's own events."""
 
+    def events(self, inputs: torch.Tensor) -> list[tuple[int, str]]:
+        """Steps of one batch-first sequence ``(T, C)`` worth marking on a plot of it, with a
+        label (the adding problem's markers); none for most tasks."""
+
 
 @dataclass(frozen=True)
 class TaskData:
@@ -223,6 +227,10 @@ class TaskData:
         tracks.update({f"input {name}": track
                        for name, track in input_tracks(inputs, names).items()})
         return past_the_end(tracks, lengths)
+
+    def events(self, inputs: torch.Tensor) -> list[tuple[int, str]]:
+        """No step stands out in sensor or pixel data: nothing to mark."""
+        return []
 
 
 def stratified_holdout(labels: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

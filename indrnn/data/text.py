@@ -195,6 +195,10 @@ class TextData:
         tracks = {"time step": time_track(steps, len(inputs)), **text_tracks(texts, steps)}
         return past_the_end(tracks, lengths)
 
+    def events(self, inputs: torch.Tensor) -> list[tuple[int, str]]:
+        """Text is shown as text: no steps to mark."""
+        return []
+
 
 def load_cpython_chars(verify: bool = True) -> TextData:
     """The CPython standard-library character task (see the module docstring).

@@ -239,3 +239,32 @@ def firing_windows(traces: ArrayLike | Sequence[ArrayLike], firings: Sequence[Fi
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="value", col=1)
     return fig
+
+
+def pixel_image(pixels: ArrayLike, *, shape: tuple[int, int] = (28, 28),
+                permutation: ArrayLike | None = None, title: str = "The input") -> go.Figure:
+    """A pixel-by-pixel model's input back on its image grid (permuted orders undone).
+
+    Parameters
+    ----------
+    pixels : array-like
+        ``(T,)`` (or ``(T, 1)``) the input in step order.
+    shape : (int, int)
+        Image height and width.
+    permutation : array-like, optional
+        Pixel index of each step (permuted MNIST).
+    title : str
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One grey ``Heatmap``, rows top to bottom, square pixels.
+    """
+    size = shape[0] * shape[1]
+    order = np.arange(size) if permutation is None else to_numpy(permutation, int).reshape(-1)
+    fig = go.Figure(go.Heatmap(z=compact(_image(pixels, shape, order)), colorscale="Greys",
+                               reversescale=True, showscale=False,
+                               hovertemplate="row %{y}, col %{x}<br>pixel %{z:.3g}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showgrid=False, constrain="domain")
+    fig.update_xaxes(showgrid=False, constrain="domain")
+    return styled(fig, title, "column (pixels)", "row (pixels)", height=340)

@@ -15,6 +15,7 @@ from indrnn.figures.common import (
     ArrayLike,
     by_name,
     compact,
+    envelope,
     series_colours,
     styled,
 )
@@ -150,3 +151,46 @@ def regression_bars(predictions: float | ArrayLike | Mapping[str, float | ArrayL
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category")
     return styled(fig, title, "output", "value")
+
+
+def input_series(values: ArrayLike, *, names: Sequence[str] | None = None,
+                 events: Sequence[tuple[int, str]] = (), title: str = "The input") -> go.Figure:
+    """The input itself: one line per channel over time, the task's events marked.
+
+    Parameters
+    ----------
+    values : array-like
+        ``(T, C)`` one sequence's valid steps.
+    names : sequence of str, optional
+        One name per channel (the model's channel names); ``channel k`` otherwise.
+    events : sequence of (int, str)
+        Steps to mark with a dotted line and a label (the adding problem's markers).
+    title : str
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``Scatter`` per channel (long inputs as a min/max envelope), a ``Scatter`` of the
+        events' labels, and a vertical line per event.
+    """
+    v = to_numpy(values, np.float64)
+    v = v.reshape(len(v), -1)
+    names = list(names) if names is not None and len(names) == v.shape[1] else [
+        f"channel {c}" for c in range(v.shape[1])]
+    colours = series_colours(names)
+    fig = go.Figure()
+    for c, name in enumerate(names):
+        x, y = envelope(v[:, c])
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name,
+                                 line={"width": 1.2, "color": colours[name]},
+                                 hovertemplate=f"{name}<br>step %{{x}}: %{{y:.4g}}<extra></extra>"))
+    if events:
+        top = float(np.nanmax(v)) if v.size and np.isfinite(v).any() else 1.0
+        for step, _ in events:
+            fig.add_vline(x=step, line={"color": "#D55E00", "dash": "dot", "width": 1.5})
+        fig.add_trace(go.Scatter(
+            x=[s for s, _ in events], y=[top] * len(events), mode="markers+text",
+            text=[label for _, label in events], textposition="top center", name="events",
+            marker={"symbol": "triangle-down", "size": 10, "color": "#D55E00"},
+            hovertemplate="step %{x}: %{text}<extra></extra>"))
+    return styled(fig, title, "step", "value")

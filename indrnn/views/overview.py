@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 from torch import Tensor, nn
 
 from indrnn.analysis import activity_summaries
-from indrnn.figures.overview import layer_activity_bars
+from indrnn.figures.overlays import pixel_image
+from indrnn.figures.overview import input_series, layer_activity_bars
 from indrnn.objectives import Objective
 from indrnn.run import Run
 from indrnn.views.predictions import prediction_figure, predictions_side_by_side
@@ -49,3 +50,41 @@ def layer_activity(run: Run) -> LayerActivity:
              "dead neurons": int(summaries[name].dead.sum())}
             for name, record in run.layers.items()]
     return LayerActivity(layer_activity_bars(summaries), rows)
+
+
+#: Characters of a text input shown on the Overview.
+SHOWN_CHARACTERS = 3000
+
+
+@dataclass(frozen=True)
+class InputView:
+    """The input as its task reads it: a figure (a series, an image) or text."""
+
+    figure: go.Figure | None = None
+    text: str | None = None
+    caption: str = ""
+
+
+def input_view(run: Run, objective: Objective, sequence: int = 0) -> InputView:
+    """One sequence of the input, drawn as what it is: the text a language model reads, the
+    image a pixel model reads, else each channel over time by the model's channel names, the
+    task's events (the adding problem's markers) marked."""
+    steps = int(run.lengths[sequence])
+    inputs = run.inputs[sequence: sequence + 1]
+    texts = objective.texts(inputs, run.lengths[sequence: sequence + 1])
+    if texts is not None:
+        text = texts[0]
+        more = len(text) > SHOWN_CHARACTERS
+        return InputView(text=text[:SHOWN_CHARACTERS], caption=f"{len(text):,} characters"
+                         + (f", the first {SHOWN_CHARACTERS:,} shown" if more else ""))
+    values = inputs[0, :steps]
+    info = objective.info
+    shape = info.image_shape
+    if shape is not None and values.shape[-1] == 1 and steps == shape[0] * shape[1]:
+        return InputView(figure=pixel_image(values[:, 0].numpy(), shape=shape, permutation=(
+            objective.task.extras.get("permutation")), title=f"Sequence {sequence}: the image"),
+            caption=f"{steps:,} pixels read one per step")
+    events = objective.task.events(values)
+    return InputView(figure=input_series(values.numpy(), names=info.channel_names,
+                                         events=events, title=f"Sequence {sequence}: the input"),
+                     caption=f"{steps:,} steps" + (f", {len(events)} marked" if events else ""))
