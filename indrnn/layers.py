@@ -25,6 +25,7 @@ from indrnn.bounds import (
     init_recurrent_weight_,
     per_layer,
 )
+from indrnn.interventions import active_edits
 from indrnn.kernels import NONLINEARITIES
 from indrnn.record import active_recorder
 from indrnn.recurrence import BACKENDS, indrnn_recurrence
@@ -68,6 +69,9 @@ def run_direction(owner: nn.Module, suffix: str, a: Tensor, u: Tensor, h0: Tenso
     """
     a_run = reverse_time(a, lengths) if reverse else a
     h_run = indrnn_recurrence(a_run, u, h0, nonlinearity, backend)
+    edits = active_edits()
+    if edits is not None:  # batched ablation: one neuron per batch element silenced or memoryless
+        h_run = edits.edit(owner, suffix, a_run, h_run, nonlinearity)
     h = reverse_time(h_run, lengths) if reverse else h_run
     recorder = active_recorder()
     if recorder is not None:

@@ -25,7 +25,7 @@ ranking = None
 if view.is_indrnn(run, layer):
     ranking = impact_ranking(context, sequence, layer, compute=st.button(
         "Also sort by ablation impact", key="neurons_rank_impact",
-        help="Silence each neuron alone on this sequence (one model run per neuron) and sort by "
+        help="Silence each neuron alone on this sequence (batched runs) and sort by "
              "how much the output changes."))
 orders = view.sort_orders(table, None if ranking is None else ranking.neurons.tolist())
 # The menu in the figure re-sorts in the browser: no rerun, no data sent again.

@@ -119,3 +119,46 @@ def test_metrics_and_loss_ranking_on_held_out_adding_data():
     ranking = rank_neurons(model, batch, "body.l0", objective=objective, neurons=[2, 0])
     assert set(ranking.neurons.tolist()) == {0, 2}
     assert ranking.impact[ranking.neurons.tolist().index(2)] == 0
+
+
+def _one_run_per_neuron(model, x, layer, mode, neurons):
+    """The ranking's definition, the slow way: ablate a copy neuron by neuron."""
+    with torch.no_grad():
+        base = model(x)[0]
+        impact = [float((ablated_copy(model, [Ablation(layer, (n,), mode)])(x)[0] - base)
+                        .abs().mean()) for n in neurons]
+    return torch.tensor(impact, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("mode", ["silence", "memory"])
+@pytest.mark.parametrize("architecture", ["IndRNN", "ResIndRNN", "DenseIndRNN"])
+def test_batched_ranking_equals_one_model_run_per_neuron(architecture, mode):
+    cls = getattr(indrnn, architecture)
+    kwargs = {"IndRNN": {"num_layers": 2}, "ResIndRNN": {"num_blocks": 1},
+              "DenseIndRNN": {"blocks": (1, 1)}}[architecture]
+    body = cls(2, 6, **kwargs)
+    torch.manual_seed(3)
+    model = SequenceModel({"architecture": architecture, "config": body.config()}, 2).eval()
+    x = torch.rand(3, 15, 2)
+    from indrnn.record import record
+
+    layers = list(record(model, x).layers)
+    for layer in (layers[0], layers[-1]):
+        seen: list[tuple[int, int]] = []
+        ranking = rank_neurons(model, x, layer, mode=mode,
+                               progress=lambda done, total, seen=seen: seen.append((done, total)))
+        size = ranking.neurons.numel()
+        expected = _one_run_per_neuron(model, x, layer, mode, range(size))
+        got = torch.empty(size, dtype=torch.float64)
+        got[ranking.neurons] = ranking.impact
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=2e-6)  # float32 rounding
+        assert seen and seen[-1] == (size, size)
+
+
+def test_batched_ranking_leaves_the_model_untouched_and_names_a_missing_layer():
+    model, x = _model(hidden=5), _input()
+    before = _snapshot(model)
+    rank_neurons(model, x, "body.l0", mode="memory")
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    with pytest.raises((KeyError, ValueError), match=r"body\.l7"):
+        rank_neurons(model, x, "body.l7")

@@ -160,16 +160,21 @@ def impact_ranking(context: Context, sequence: int, layer: str, mode: str = "sil
                    compute: bool = False) -> NeuronImpact | None:
     """The layer's neurons ranked by ablation impact on this sequence, if ranked in this session.
 
-    ``compute`` ranks them now (one model run per neuron) unless done already. The Ablation and
-    Neurons pages share the rankings.
+    ``compute`` ranks them now (batched single-neuron ablations, with a progress bar) unless
+    done already. The Ablation and Neurons pages share the rankings.
     """
     key = (context.name, context.input_key, sequence, layer, mode)
     if not compute:
         return cached_value("ablation_rankings", key)
     size = context.run.layers[layer].hidden.shape[-1]
-    return cached("ablation_rankings", key,
-                  lambda: rank_neurons(context.model, context.run.sequence_inputs(sequence),
-                                       layer, mode=mode),
-                  most=KEPT_RANKINGS, spinner=f"Ablating the {size} neurons of {layer} one by "
-                                              "one…")
 
+    def ranked() -> NeuronImpact:
+        bar = st.progress(0.0, text=f"Ablating the {size} neurons of {layer}…")
+        ranking = rank_neurons(context.model, context.run.sequence_inputs(sequence), layer,
+                               mode=mode, progress=lambda done, total: bar.progress(
+                                   done / total, text=f"Ablated {done} of {total} neurons of "
+                                                      f"{layer}…"))
+        bar.empty()
+        return ranking
+
+    return cached("ablation_rankings", key, ranked, most=KEPT_RANKINGS)

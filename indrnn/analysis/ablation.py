@@ -15,7 +15,7 @@ The model given is never changed: every function here works on a private copy
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from indrnn.analysis._common import model_output
 from indrnn.analysis.locate import find_indrnn_layer
 from indrnn.devices import model_device
+from indrnn.interventions import NeuronEdits
 from indrnn.objectives import Batch, Objective
 
 MODES = ("silence", "memory")
@@ -187,16 +188,24 @@ class NeuronImpact:
     impact: Tensor
 
 
+#: States (batch × steps) one batched ablation run may hold: bounds its memory.
+MAX_BATCHED_ROWS = 100_000
+
+
 @torch.no_grad()
 def rank_neurons(model: nn.Module, inputs: Tensor | Batch, layer: str, *, mode: str = "silence",
-                 neurons: Sequence[int] | None = None,
-                 objective: Objective | None = None) -> NeuronImpact:
+                 neurons: Sequence[int] | None = None, objective: Objective | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> NeuronImpact:
     """Ablate each neuron of ``layer`` in turn on a small batch and rank them by impact.
+
+    Neurons of an IndRNN layer are independent, so the single-neuron ablations run batched: one
+    forward pass holds many copies of the input, each with another neuron edited
+    (:class:`indrnn.interventions.NeuronEdits`), exactly as one run per neuron would.
 
     Parameters
     ----------
     model : nn.Module
-        Not changed (one private copy is ablated neuron by neuron).
+        Not changed.
     inputs : Tensor or Batch
         The model's input, or a :class:`~indrnn.objectives.Batch` (needed with ``objective``).
     layer : str
@@ -206,27 +215,76 @@ def rank_neurons(model: nn.Module, inputs: Tensor | Batch, layer: str, *, mode: 
         Candidates (all neurons of the layer by default).
     objective : Objective, optional
         Score by ``objective.loss(ablated) - objective.loss(original)`` on the batch instead of
-        by the mean absolute change of the output.
+        by the mean absolute change of the output (one run per neuron).
+    progress : callable, optional
+        ``progress(done, total)`` after each batched run (for a progress bar).
     """
-    private = copy.deepcopy(model)
-    size = find_indrnn_layer(private, layer).hidden_size
+    size = find_indrnn_layer(model, layer).hidden_size
     candidates = list(range(size)) if neurons is None else [int(n) for n in neurons]
-    device = model_device(private)
-    inputs = inputs.to(device)  # a Tensor or a Batch
-    x = inputs.inputs if isinstance(inputs, Batch) else inputs
     if objective is not None:
-        if not isinstance(inputs, Batch):
-            raise ValueError("scoring by an objective needs a Batch with targets")
-        base = float(objective.loss(private, inputs))
+        impact = _ranked_by_loss(model, inputs, layer, mode, candidates, objective, progress)
     else:
-        base_output = model_output(private(x))
-    impact = []
-    for neuron in candidates:
-        with ablations_applied(private, [Ablation(layer, (neuron,), mode)]):
-            if objective is not None:
-                impact.append(float(objective.loss(private, inputs)) - base)
-            else:
-                impact.append(float((model_output(private(x)) - base_output).abs().mean()))
+        impact = _ranked_by_output(model, inputs, layer, mode, candidates, progress)
     impact_t = torch.tensor(impact, dtype=torch.float64)
     order = torch.argsort(impact_t, descending=True, stable=True)
-    return NeuronImpact(layer, mode, torch.tensor(candidates)[order], impact_t[order])
+    return NeuronImpact(layer, mode, torch.tensor(candidates, dtype=torch.int64)[order],
+                        impact_t[order])
+
+
+def _ranked_by_output(model: nn.Module, inputs: Tensor | Batch, layer: str, mode: str,
+                      candidates: list[int], progress: Callable[[int, int], None] | None,
+                      ) -> list[float]:
+    x = (inputs.inputs if isinstance(inputs, Batch) else inputs).to(model_device(model))
+    batch, steps = x.shape[0], x.shape[1]
+    base = model_output(model(x))
+    chunk = max(1, min(len(candidates), MAX_BATCHED_ROWS // max(1, batch * steps)))
+    tile_at_layer = True  # compute what precedes the layer once, until the model refuses
+    impact: list[float] = []
+    for start in range(0, len(candidates), chunk):
+        part = candidates[start: start + chunk]
+        which = torch.tensor(part, dtype=torch.int64).repeat_interleave(batch)
+        out = None
+        if tile_at_layer:
+            out = _edited_output(model, x, layer, which, mode, copies=len(part))
+            tile_at_layer = out is not None
+        if out is None:  # residual or dense paths mix the layer with its own input: tile x
+            copies = x.repeat(len(part), *([1] * (x.dim() - 1)))  # copy k: rows k·B..(k+1)·B
+            out = _edited_output(model, copies, layer, which, mode, copies=1)
+        change = (out.reshape(len(part), batch, *out.shape[1:]) - base.unsqueeze(0)).abs_()
+        impact += change.mean(dim=tuple(range(1, change.dim()))).double().tolist()
+        if progress is not None:
+            progress(min(start + chunk, len(candidates)), len(candidates))
+    return impact
+
+
+def _edited_output(model: nn.Module, x: Tensor, layer: str, which: Tensor, mode: str,
+                   copies: int) -> Tensor | None:
+    """The model's output under the edits; ``None`` when tiling at the layer does not fit the
+    model (its output is not one row per copy, or the batch sizes clash)."""
+    try:
+        with NeuronEdits(model, layer, which, mode, copies=copies) as edits:
+            out = model_output(model(x))
+    except (RuntimeError, ValueError):  # shapes that clash with a tiled batch
+        if copies == 1:
+            raise
+        return None
+    if not edits.applied:
+        raise ValueError(f"layer {layer!r} did not run: no IndRNN layer of that name")
+    return out if out.shape[0] == len(which) else None
+
+
+def _ranked_by_loss(model: nn.Module, inputs: Tensor | Batch, layer: str, mode: str,
+                    candidates: list[int], objective: Objective,
+                    progress: Callable[[int, int], None] | None) -> list[float]:
+    if not isinstance(inputs, Batch):
+        raise ValueError("scoring by an objective needs a Batch with targets")
+    private = copy.deepcopy(model)
+    inputs = inputs.to(model_device(private))
+    base = float(objective.loss(private, inputs))
+    impact = []
+    for done, neuron in enumerate(candidates, 1):
+        with ablations_applied(private, [Ablation(layer, (neuron,), mode)]):
+            impact.append(float(objective.loss(private, inputs)) - base)
+        if progress is not None:
+            progress(done, len(candidates))
+    return impact

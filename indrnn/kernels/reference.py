@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 
 
-def _activate(x: Tensor, nonlinearity: str) -> Tensor:
+def activate(x: Tensor, nonlinearity: str) -> Tensor:
+    """``relu(x)`` or ``tanh(x)``: the layer's nonlinearity."""
     return torch.relu(x) if nonlinearity == "relu" else torch.tanh(x)
 
 
@@ -29,7 +30,7 @@ def recurrence_loop(a: Tensor, u: Tensor, h0: Tensor, nonlinearity: str = "relu"
     h = h0
     steps = []
     for a_t in a.unbind(0):
-        h = _activate(a_t + u * h, nonlinearity)
+        h = activate(a_t + u * h, nonlinearity)
         steps.append(h)
     return torch.stack(steps, 0)
 
@@ -40,7 +41,7 @@ def forward(a: Tensor, u: Tensor, h0: Tensor, nonlinearity: str) -> Tensor:
     h = torch.empty_like(a)
     prev = h0
     for t in range(a.shape[0]):
-        prev = _activate(a[t] + u * prev, nonlinearity)
+        prev = activate(a[t] + u * prev, nonlinearity)
         h[t] = prev
     return h
 

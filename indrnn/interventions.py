@@ -1,0 +1,92 @@
+"""Change one IndRNN layer's states while a model runs, differently for each sequence of a batch.
+
+Neurons of an IndRNN layer are independent: neuron ``n``'s states depend on its own input
+projection and its own ``u`` only. So silencing it (``h = 0``) or taking its memory (``u = 0``, so
+``h_t = σ(a_t)``) changes its column of the layer's states and nothing else in the layer, and what
+reads the layer sees the change. :class:`NeuronEdits` does this per batch element: copy ``b``
+of the batch gets neuron ``neurons[b]`` edited. One forward pass then ablates many neurons at
+once (:func:`indrnn.analysis.rank_neurons`), exactly as one model run per neuron would.
+
+Layers of this library apply the active edits as they run (``indrnn.layers.run_direction``), the
+same way they report to a :class:`indrnn.record.Recorder`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+import torch
+from torch import Tensor, nn
+
+from indrnn.kernels.reference import activate
+
+_ACTIVE: contextvars.ContextVar[NeuronEdits | None] = contextvars.ContextVar(
+    "indrnn_active_edits", default=None)
+
+EDIT_MODES = ("silence", "memory")
+
+
+class NeuronEdits:
+    """While active (``with NeuronEdits(...):``), edit one neuron per batch element of a layer.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model whose layer is edited (names are qualified as :func:`indrnn.record` names them:
+        ``"body.l1"``, ``"body.layers.3.recurrence"``).
+    layer : str
+        The recorded IndRNN layer.
+    neurons : Tensor
+        ``(B,)`` the neuron to edit in each batch element; ``-1`` for none (the original).
+    mode : {"silence", "memory"}
+        ``h = 0`` at every step, or ``u = 0`` (``h_t = σ(a_t)``).
+    copies : int
+        With ``copies > 1`` the model runs on the batch once up to the edited layer, which
+        tiles its states ``copies`` times (copy ``k``: rows ``k·B .. (k+1)·B``) before the edits:
+        what precedes the layer is computed once, not per copy. Only for models whose later
+        layers read nothing but that layer's states (or broadcast a batch of one); otherwise run
+        with ``copies=1`` on an input tiled by the caller.
+    """
+
+    def __init__(self, model: nn.Module, layer: str, neurons: Tensor, mode: str = "silence",
+                 copies: int = 1):
+        if mode not in EDIT_MODES:
+            raise ValueError(f"mode must be one of {EDIT_MODES}, got {mode!r}")
+        self._names = {id(module): name for name, module in model.named_modules()}
+        self.layer, self.mode, self.copies = layer, mode, copies
+        self.neurons = torch.as_tensor(neurons, dtype=torch.int64)
+        self.applied = 0
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> NeuronEdits:
+        self._token = _ACTIVE.set(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _ACTIVE.reset(self._token)
+
+    def edit(self, module: nn.Module, suffix: str, a: Tensor, h: Tensor,
+             nonlinearity: str) -> Tensor:
+        """The states ``h`` (``(T, B, N)``, computed from projection ``a``) of ``module``'s layer
+        ``suffix`` with this batch's edits, if it is the edited layer; else ``h`` unchanged."""
+        prefix = self._names.get(id(module), type(module).__name__)
+        if ".".join(part for part in (prefix, suffix) if part) != self.layer:
+            return h
+        rows = h.shape[1]
+        edited = h.repeat(1, self.copies, 1) if self.copies > 1 else h.clone()
+        if edited.shape[1] != len(self.neurons):
+            raise ValueError(f"{self.layer}: {len(self.neurons)} edits for a batch of "
+                             f"{edited.shape[1]}")
+        batch = torch.nonzero(self.neurons >= 0).flatten().to(h.device)
+        columns = self.neurons.to(h.device)[batch]
+        if self.mode == "silence":
+            edited[:, batch, columns] = 0.0
+        else:  # row k·B + b of the tiled batch is row b of the layer's own
+            edited[:, batch, columns] = activate(a[:, batch % rows, columns], nonlinearity)
+        self.applied += 1
+        return edited
+
+
+def active_edits() -> NeuronEdits | None:
+    """The edits of the enclosing ``with NeuronEdits(...)`` block, or ``None``."""
+    return _ACTIVE.get()
