@@ -25,6 +25,8 @@ from urllib.parse import urlencode
 import numpy as np
 import torch
 
+from indrnn.data.text import visible
+
 __all__ = [
     "file_stem",
     "match_columns",
@@ -234,10 +236,6 @@ def memory_columns(memories: Mapping[str, Any]) -> dict[str, list[Any]]:
     return out
 
 
-def _visible(part: str) -> str:
-    return part.replace("\n", "↵").replace("\t", "→")
-
-
 def match_columns(matches: Sequence[Any], text: str | Sequence[str] | None = None,
                   sequence_ids: Sequence[int] | None = None) -> dict[str, list[Any]]:
     """Pattern matches (:func:`indrnn.analysis.find_pattern`) as table columns, in their order.
@@ -247,7 +245,7 @@ def match_columns(matches: Sequence[Any], text: str | Sequence[str] | None = Non
     matches : sequence of PatternMatch
     text : str or sequence of str, optional
         The characters of the sequence (or of each sequence): adds a ``text`` column with the
-        matched characters, line breaks as ``↵``.
+        matched characters, whitespace visible (``⏎``, ``⇥``, ``␣``).
     sequence_ids : sequence of int, optional
         What to call each sequence (e.g. :attr:`indrnn.run.Run.source_indices`,
         its index in the test split); its position in the batch by default.
@@ -272,7 +270,7 @@ def match_columns(matches: Sequence[Any], text: str | Sequence[str] | None = Non
         out["score"].append(float(match.score))
         if text is not None:
             source = text if isinstance(text, str) else text[match.sequence]
-            out["text"].append(_visible(source[match.start : match.end]))
+            out["text"].append(visible(source[match.start : match.end], spaces=True))
     return out
 
 

@@ -41,6 +41,8 @@ if lstm is not None:
         st.session_state["lstm_unit"] = picked
     unit = remembered(top[1].selectbox, "Unit", list(range(units)), "lstm_unit", "unit")
     gates = view.gate_figures(lstm.run, layer, sequence, unit)
+    if gates.note:
+        st.info(gates.note)
     st.plotly_chart(gates.unit, width="stretch", theme=None)
     st.plotly_chart(gates.all_units, width="stretch", theme=None)
 

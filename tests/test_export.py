@@ -162,7 +162,7 @@ def test_match_columns_list_matches_and_their_text():
     columns = match_columns(matches, ["abcdef", "xy\nzwv"])
     assert columns["rank"] == [1, 2] and columns["sequence"] == [1, 0]
     assert columns["start"] == [2, 0] and columns["end"] == [5, 1] and columns["steps"] == [3, 1]
-    assert columns["text"] == ["↵zw", "a"]
+    assert columns["text"] == ["⏎zw", "a"]
     assert "text" not in match_columns(matches)
 
 

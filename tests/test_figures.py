@@ -63,7 +63,15 @@ def test_activation_heatmap_signed_and_ordered():
     states[10, 4] = -5.0
     fig = F.activation_heatmap(states, order=[4, 0, 2])
     heat = fig.data[0]
-    assert heat.z.min() == np.float32(-5.0) and heat.zmin == -heat.zmax == -5.0
+    # One outlier of -5 among values of ~0.1: the colours span the 99.5th percentile of the
+    # magnitudes, the data keep -5 (shown on hover) and the colour bar says what was clipped.
+    cut = float(np.percentile(np.abs(states[:, [4, 0, 2]]), 99.5))
+    assert heat.z.min() == np.float32(-5.0) and heat.zmin == -heat.zmax
+    assert heat.zmax == pytest.approx(cut) and heat.zmax < 1.0
+    assert "clipped" in heat.colorbar.title.text and "max 5" in heat.colorbar.title.text
+    plain = F.activation_heatmap(states[:, [0, 2]]).data[0]
+    assert plain.zmax == pytest.approx(np.abs(states[:, [0, 2]]).max(), rel=1e-6)
+    assert "clipped" not in plain.colorbar.title.text
     assert list(heat.y) == ["4", "0", "2"] and fig.layout.yaxis.type == "category"
     assert heat.colorscale[0][1] == "rgb(5,48,97)"  # RdBu_r: blue for negative
 
@@ -163,7 +171,7 @@ def test_firings_table_and_windows():
     firings = [Firing(0, 4, 2.5, 2, 7), Firing(0, 0, 1.0, 0, 2)]
     table = F.firings_table(firings, text)
     assert table[0] == {"rank": 1, "sequence": 0, "step": 4, "value": 2.5,
-                        "context": "↵c[d]ef"}
+                        "context": "⏎c[d]ef"}
     assert F.firings_table(firings, text, sequence_ids=[307])[1]["sequence"] == 307
     fig = F.firing_windows(np.arange(len(text), dtype=float), firings, text=text)
     assert types(fig) == ["scatter", "scatter"] and list(fig.data[0].x) == [2, 3, 4, 5, 6]

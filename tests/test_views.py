@@ -141,3 +141,19 @@ def test_the_overview_draws_each_input_as_what_it_is():
     run, objective = _held_out("basicmotions_indrnn")
     motions = input_view(run, objective)
     assert [t.name for t in motions.figure.data] == list(objective.info.channel_names)
+
+
+def test_gates_that_barely_move_are_said_and_drawn_over_their_own_range():
+    from indrnn.views.compare import gate_figures
+
+    run, _ = _held_out("adding1000_lstm", limit=1)
+    gates = gate_figures(run, "body.l0", 0, 0)
+    axis = gates.all_units.layout.coloraxis
+    assert gates.note and "barely move" in gates.note
+    assert 0.0 < axis.cmin < axis.cmax < 1.0 and axis.cmax - axis.cmin < 0.5
+    assert "only" in axis.colorbar.title.text
+    run, _ = _held_out("japanesevowels_lstm", limit=4)
+    moving = gate_figures(run, "body.l0", 0, 0)  # gates that open and close: the 0-1 scale
+    assert not moving.note
+    assert (moving.all_units.layout.coloraxis.cmin, moving.all_units.layout.coloraxis.cmax) == (
+        0.0, 1.0)

@@ -100,6 +100,13 @@ def decode(ids: torch.Tensor | Sequence[int] | np.ndarray) -> str:
     return VOCAB.decode(ids)
 
 
+def visible(text: str, spaces: bool = False) -> str:
+    """``text`` for a one-line table cell: line breaks as ⏎, tabs as ⇥ and, with ``spaces``,
+    spaces as ␣ (so that a match or a firing on whitespace shows what it is)."""
+    text = text.replace("\r", "").replace("\n", "⏎").replace("\t", "⇥")
+    return text.replace(" ", "␣") if spaces else text
+
+
 def bits_per_char(loss_nats: float | torch.Tensor) -> float | torch.Tensor:
     """Cross-entropy in nats per character -> bits per character (divide by ln 2).
 

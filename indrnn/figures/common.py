@@ -207,3 +207,35 @@ def finite_range(values: ArrayLike, signed: bool | None = None) -> tuple[float, 
         return -reach, reach, True
     low, high = float(v.min()), float(v.max())
     return low, (high if high > low else low + 1.0), False
+
+
+#: Percentile of the non-zero magnitudes a heatmap's colours span when a few values dwarf them.
+ROBUST_PERCENTILE = 99.5
+#: Clip only when the extreme exceeds the percentile by this factor (else show the full range).
+OUTLIER_FACTOR = 1.5
+
+
+def robust_range(values: ArrayLike, signed: bool | None = None,
+                 percentile: float = ROBUST_PERCENTILE) -> tuple[float, float, bool, str]:
+    """Colour limits that outliers do not take over: :func:`finite_range`, but cut at the
+    ``percentile`` of the non-zero magnitudes when the extreme is more than
+    :data:`OUTLIER_FACTOR` times that.
+
+    Returns
+    -------
+    low, high, signed, note
+        ``note`` says the clipping for the colour bar ("" when nothing is clipped).
+    """
+    low, high, signed = finite_range(values, signed)
+    v = to_numpy(values, np.float64)
+    v = np.abs(v[np.isfinite(v) & (v != 0)])
+    if v.size < 20:
+        return low, high, signed, ""
+    cut = float(np.percentile(v, percentile))
+    extreme = max(abs(low), abs(high))
+    if cut <= 0 or extreme <= OUTLIER_FACTOR * cut:
+        return low, high, signed, ""
+    note = f"clipped at {cut:.3g} ({percentile:g}th pct.; max {extreme:.3g})"
+    if signed:
+        return -cut, cut, True, note
+    return low, max(cut, low + 1e-12), False, note

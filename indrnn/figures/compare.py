@@ -4,7 +4,7 @@ and its effective memory beside IndRNN's τ. Predictions side by side are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,21 @@ def gate_traces(gates: Mapping[str, ArrayLike], *, unit: int | None = None,
     return styled(fig, title, "step", "gate value")
 
 
+#: Gates spanning less than this (0.5th to 99.5th percentile) get colours over their own range.
+NARROW_GATES = 0.5
+
+
+def gate_span(gates: Iterable[ArrayLike]) -> tuple[float, float]:
+    """The 0.5th and 99.5th percentiles of every finite gate value: where the gates really are."""
+    values = np.concatenate([to_numpy(g, np.float64).reshape(-1) for g in gates] or [
+        np.zeros(1)])
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return 0.0, 1.0
+    low, high = np.percentile(values, [0.5, 99.5])
+    return float(low), float(max(high, low + 1e-6))
+
+
 def gate_heatmaps(gates: Mapping[str, ArrayLike], *, how: str | Mapping[str, str] | None = None,
                   max_columns: int = MAX_COLUMNS // 2, max_rows: int = MAX_ROWS,
                   start: int = 0, title: str = "LSTM gates") -> go.Figure:
@@ -85,7 +100,8 @@ def gate_heatmaps(gates: Mapping[str, ArrayLike], *, how: str | Mapping[str, str
     Returns
     -------
     plotly.graph_objects.Figure
-        One ``Heatmap`` per gate, colours 0–1.
+        One ``Heatmap`` per gate, colours 0–1, or stretched over the gates' own range when they
+        span less than :data:`NARROW_GATES` (said in the colour bar).
     """
     fig = make_subplots(len(gates), 1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=[GATE_NAMES.get(n, n) for n in gates])
@@ -98,8 +114,14 @@ def gate_heatmaps(gates: Mapping[str, ArrayLike], *, how: str | Mapping[str, str
             hovertemplate=f"step %{{x}}<br>unit %{{y}}<br>{pick} %{{z:.3g}}<extra>{name}"
                           "</extra>"), row, 1)
         fig.update_yaxes(title_text="unit", row=row, col=1)
-    fig.update_layout(coloraxis={"colorscale": SEQUENTIAL, "cmin": 0, "cmax": 1,
-                                 "colorbar": {"title": "gate"}})
+    low, high = gate_span(gates.values())
+    stretched = high - low < NARROW_GATES
+    if not stretched:
+        low, high = 0.0, 1.0
+    fig.update_layout(coloraxis={"colorscale": SEQUENTIAL, "cmin": low, "cmax": high,
+                                 "colorbar": {"title": "gate" + (
+                                     f"<br><sub>only {low:.2f}–{high:.2f}</sub>"
+                                     if stretched else "")}})
     styled(fig, title, None, None, height=220 * len(gates) + 80)
     fig.update_xaxes(title_text="step", row=len(gates), col=1)
     return fig

@@ -23,8 +23,8 @@ from indrnn.figures.common import (
     by_name,
     compact,
     envelope,
-    finite_range,
     reduce_matrix,
+    robust_range,
     styled,
 )
 
@@ -61,7 +61,7 @@ def activation_heatmap(states: ArrayLike, *, title: str = "Activations",
     if values.ndim != 2:
         raise ValueError(f"states must be (T, N), got shape {values.shape}")
     neurons = np.arange(values.shape[1]) if order is None else np.asarray(order, dtype=int)
-    low, high, signed = finite_range(values[:, neurons], signed)
+    low, high, signed, clipped = robust_range(values[:, neurons], signed)
     grid = reduce_matrix(values[:, neurons].T, max_columns, max_rows,
                          "peak" if signed else "max")
     if order is None:
@@ -70,7 +70,8 @@ def activation_heatmap(states: ArrayLike, *, title: str = "Activations",
         y = [str(n) for n in neurons[grid.rows]]
     heat = go.Heatmap(
         z=grid.z, x=grid.x + start, y=y, zmin=low, zmax=high,
-        colorscale=DIVERGING if signed else SEQUENTIAL, colorbar={"title": colour_title},
+        colorscale=DIVERGING if signed else SEQUENTIAL,
+        colorbar={"title": colour_title + (f"<br><sub>{clipped}</sub>" if clipped else "")},
         hovertemplate="step %{x}<br>neuron %{y}<br>%{z:.4g}<extra></extra>")
     fig = go.Figure(heat)
     if order is not None:

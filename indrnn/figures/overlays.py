@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 
 from indrnn.analysis.patterns import Firing
 from indrnn.arrays import to_numpy
+from indrnn.data.text import visible
 from indrnn.figures.common import (
     DIVERGING,
     OKABE_ITO,
@@ -153,18 +154,14 @@ def pixel_overlay(pixels: ArrayLike, activation: ArrayLike, *, shape: tuple[int,
     return fig
 
 
-def _visible(part: str) -> str:
-    """Line breaks and tabs as visible symbols, for one-line contexts."""
-    return part.replace("\n", "↵").replace("\t", "→")
-
-
 def _window_text(text: str | Sequence[str] | None, firing: Firing) -> str:
     """A firing's context: its characters with the firing one in brackets, or its steps."""
     if text is None:
         return f"steps {firing.start}–{firing.end - 1}"
     source = text if isinstance(text, str) else text[firing.sequence]
-    return (_visible(source[firing.start : firing.step]) + "[" + _visible(source[firing.step])
-            + "]" + _visible(source[firing.step + 1 : firing.end]))
+    return (visible(source[firing.start : firing.step]) + "["
+            + visible(source[firing.step], spaces=True) + "]"
+            + visible(source[firing.step + 1 : firing.end]))
 
 
 def firings_table(firings: Sequence[Firing], text: str | Sequence[str] | None = None,
@@ -176,7 +173,7 @@ def firings_table(firings: Sequence[Firing], text: str | Sequence[str] | None = 
     firings : sequence of Firing
     text : str or sequence of str, optional
         The characters of the sequence (or of each sequence): the context column shows the
-        window with the firing character in brackets, newlines as ``↵``.
+        window with the firing character in brackets, whitespace shown (⏎, ⇥, ␣).
     sequence_ids : sequence of int, optional
         What to call each sequence (e.g. :attr:`indrnn.run.Run.source_indices`, its index in the
         test split); its position in the batch by default.
@@ -233,7 +230,7 @@ def firing_windows(traces: ArrayLike | Sequence[ArrayLike], firings: Sequence[Fi
                       row, col)
         if text is not None:
             source = text if isinstance(text, str) else text[f.sequence]
-            labels = [c.replace("\n", "↵").replace(" ", "␣") for c in source[f.start : f.end]]
+            labels = [visible(c, spaces=True) for c in source[f.start : f.end]]
             fig.update_xaxes(tickvals=steps.tolist(), ticktext=labels, row=row, col=col)
     styled(fig, title, None, None, height=max(260, 200 * rows))
     fig.update_xaxes(title_text="step")

@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from indrnn.analysis.patterns import PatternMatch
 from indrnn.arrays import to_numpy
+from indrnn.data.text import visible
 from indrnn.figures.common import (
     MAX_POINTS,
     OKABE_ITO,
@@ -142,7 +143,7 @@ def pattern_windows(states: ArrayLike | Sequence[ArrayLike], neurons: Sequence[i
                        "line": {"dash": "dot", "color": OKABE_ITO[5], "width": 1}})
         if text is not None and hi - lo <= 40:
             source = text if isinstance(text, str) else text[m.sequence]
-            labels = [c.replace("\n", "↵").replace(" ", "␣") for c in source[lo:hi]]
+            labels = [visible(c, spaces=True) for c in source[lo:hi]]
             fig.update_xaxes(tickvals=steps.tolist(), ticktext=labels, row=row, col=col)
     fig.update_layout(shapes=shapes)
     styled(fig, title, None, None, height=max(260, 200 * rows))

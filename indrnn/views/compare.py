@@ -11,7 +11,14 @@ from torch import Tensor
 
 from indrnn import catalog
 from indrnn.analysis import gate_saturation, indrnn_memory, lstm_memory
-from indrnn.figures.compare import gate_heatmaps, gate_traces, memory_comparison, saturation_scatter
+from indrnn.figures.compare import (
+    NARROW_GATES,
+    gate_heatmaps,
+    gate_span,
+    gate_traces,
+    memory_comparison,
+    saturation_scatter,
+)
 from indrnn.record import LayerRecord
 from indrnn.run import Run
 from indrnn.views.memory import ModelRun
@@ -75,14 +82,18 @@ class GateFigures:
 
     unit: go.Figure
     all_units: go.Figure
+    note: str = ""
 
 
 def gate_figures(run: Run, layer: str, sequence: int, unit: int) -> GateFigures:
     record, steps = run.layers[layer], int(run.lengths[sequence])
-    return GateFigures(
-        gate_traces(gate_series(record, sequence, steps, unit), unit=unit),
-        gate_heatmaps(gate_series(record, sequence, steps),
-                      title=f"{layer}: gates of every unit × steps"))
+    every = gate_series(record, sequence, steps)
+    low, high = gate_span(every.values())
+    note = (f"On this input the gates of {layer} stay within {low:.2f}–{high:.2f}: they barely "
+            "move, so this LSTM hardly opens or closes them here (the colours are stretched "
+            "over that range)." if high - low < NARROW_GATES else "")
+    return GateFigures(gate_traces(gate_series(record, sequence, steps, unit), unit=unit),
+                       gate_heatmaps(every, title=f"{layer}: gates of every unit × steps"), note)
 
 
 def memory_figure(indrnn: ModelRun | None, lstm: ModelRun | None) -> go.Figure | None:

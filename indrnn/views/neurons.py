@@ -163,12 +163,19 @@ def top_firings(held_out: Run, objective: Objective, layer: str, neuron: int,
     if layer not in held_out.layers:
         return None
     hidden = held_out.layers[layer].hidden
-    found = top_activations(hidden, neuron, k=k, context=10, lengths=held_out.lengths)
+    context = 10
+    # Windows apart (one burst fills one row, not twelve), and only where the neuron is on.
+    found = [f for f in top_activations(hidden, neuron, k=k, context=context,
+                                        separation=2 * context, lengths=held_out.lengths)
+             if f.value > 0]
     texts = objective.texts(held_out.inputs, held_out.lengths)
     caption = None
     if held_out.source_indices is not None:
         caption = (f"sequence: its index in the test split ({len(held_out.lengths)} held-out "
                    "sequences spread over it).")
+    if not found:
+        caption = (f"Neuron {neuron} is 0 at every step of the {len(held_out.lengths)} "
+                   "held-out sequences: it never fires there.")
     traces = [hidden[: int(n), b, neuron].numpy() for b, n in enumerate(held_out.lengths)]
     return Firings(firings_table(found, texts, held_out.source_indices), caption,
                    firing_windows(traces, found, text=texts))

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from indrnn.analysis import find_pattern, neurons_on_in_window
+from indrnn.data.text import visible
 from indrnn.export import match_columns, table_csv
 from indrnn.figures.patterns import pattern_trace, pattern_windows
 from indrnn.objectives import Objective
@@ -70,7 +71,7 @@ def current_matches(run: Run, objective: Objective, layer: str, sequence: int,
     caption = None
     if texts is not None and here:
         caption = "Matched text on the current input (best first): " + " · ".join(
-            texts[0][m.start:m.end].replace("\n", "↵") for m in here[:10])
+            visible(texts[0][m.start:m.end], spaces=True) for m in here[:10])
     return CurrentMatches(figure, caption)
 
 

@@ -191,7 +191,7 @@ def test_language_model_pages_show_text_tracks_and_matched_text(tmp_path):
     data = next(iter(at.session_state["cache_held_out_runs"].values()))
     best = at.dataframe[0].value.iloc[0]  # the seeded model's default pattern occurs
     matched = decode(data.inputs[int(best["sequence"])])[int(best["start"]):int(best["end"])]
-    assert best["text"] == matched.replace("\n", "↵")
+    assert best["text"] == matched.replace("\n", "⏎").replace(" ", "␣")
     at.switch_page("pages/6_Discovery.py").run()
     _ok(at)
     tracks = set(next(iter(at.session_state["cache_discovery"].values())))
