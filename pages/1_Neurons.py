@@ -35,7 +35,13 @@ st.plotly_chart(view.layer_heatmap(run, layer, sequence, orders), width="stretch
 @st.fragment
 def neuron_details() -> None:
     """Picking a neuron (click or picker) redraws this part alone."""
-    event = st.plotly_chart(view.picker_scatter(run, layer, table), on_select="rerun",
+    u_axis = view.U_AXES[0]
+    if view.is_indrnn(run, layer):
+        u_axis = st.radio("u axis", view.U_AXES, horizontal=True, key=f"u_axis_{layer}",
+                          index=int(view.near_one(table["u"])),
+                          help="Near 1, u of many neurons look alike; their distance from 1 on "
+                               "a log axis tells them apart.")
+    event = st.plotly_chart(view.picker_scatter(run, layer, table, u_axis), on_select="rerun",
                             selection_mode="points", key="neuron_scatter", width="stretch",
                             theme=None)
     picked = new_click(event, "last_neuron_click")

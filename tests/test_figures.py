@@ -346,3 +346,14 @@ def test_decay_curves_follow_u_to_the_k():
     np.testing.assert_allclose(np.asarray(fig.data[0].y)[:4], [1, 0.5, 0.25, 0.125])
     assert "half-life 1 steps" in fig.data[0].name and "∞" in fig.data[1].name
     assert fig.layout.yaxis.type == "log"
+
+
+def test_u_near_one_spreads_out_as_its_distance_from_one_on_a_log_axis():
+    from indrnn.figures.memory import u_strip
+
+    u = np.array([0.9991, 0.9999, 0.99999, 1.0004, 0.5])
+    fig = u_strip({"l1": u}, distance=True)
+    assert fig.layout.yaxis.type == "log"
+    np.testing.assert_allclose(fig.data[0].y, np.abs(1 - np.abs(u)), rtol=1e-3)
+    assert "grows" in fig.data[0].text[3] and "grows" not in fig.data[0].text[0]
+    assert u_strip({"l1": u}).layout.yaxis.type != "log"

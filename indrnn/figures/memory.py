@@ -31,7 +31,7 @@ def _field(value: Any, name: str) -> np.ndarray:
 
 
 def u_strip(u: ArrayLike | Mapping[str, Any], *, bounds: PaperBounds | None = None,
-            title: str = "Recurrent weights u") -> go.Figure:
+            title: str = "Recurrent weights u", distance: bool = False) -> go.Figure:
     """u of every neuron, one strip (with box) per layer, against the paper's bounds.
 
     Parameters
@@ -41,6 +41,9 @@ def u_strip(u: ArrayLike | Mapping[str, Any], *, bounds: PaperBounds | None = No
     bounds : PaperBounds, optional
         Lines at ``γ^{1/T}`` and ``ε^{1/T}``; taken from the memory objects when they hold them.
     title : str
+    distance : bool
+        Plot ``|1 − |u||`` on a log axis instead of u: where u crowd near 1 (long memories),
+        this spreads them by orders of magnitude (the hover says which have ``|u| > 1``).
 
     Returns
     -------
@@ -53,11 +56,26 @@ def u_strip(u: ArrayLike | Mapping[str, Any], *, bounds: PaperBounds | None = No
     for number, (name, value) in enumerate(layers.items()):
         bounds = bounds or getattr(value, "bounds", None)
         values = _field(value, "u")
+        shown = np.maximum(np.abs(1 - np.abs(values)), 1e-9) if distance else values
         fig.add_trace(go.Box(
-            y=compact(values), name=name, boxpoints="all", jitter=0.5, pointpos=0,
-            customdata=np.arange(values.size), marker={"size": 5, "opacity": 0.7},
+            y=compact(shown), name=name, boxpoints="all", jitter=0.5, pointpos=0,
+            customdata=np.arange(values.size),
+            text=[f"{v:.6g}" + (" (|u| > 1: grows)" if distance and abs(v) > 1 else "")
+                  for v in values.tolist()],
+            marker={"size": 5, "opacity": 0.7},
             line={"color": OKABE_ITO[number % len(OKABE_ITO)]}, fillcolor="rgba(0,0,0,0)",
-            hovertemplate=name + " neuron %{customdata}<br>u %{y:.4g}<extra></extra>"))
+            hovertemplate=name + " neuron %{customdata}<br>u %{text}<extra></extra>"))
+    if distance:
+        lines = []
+        if bounds is not None:
+            lines = [(abs(1 - bounds.upper), f"γ^(1/T) = {bounds.upper:.4g}", "top right"),
+                     (abs(1 - bounds.lower), f"ε^(1/T) = {bounds.lower:.4g}", "bottom right")]
+        for y, label, where in lines:
+            fig.add_hline(y=y, line={"dash": "dash", "width": 1, "color": "#555555"},
+                          annotation_text=label, annotation_position=where)
+        fig.update_yaxes(type="log")
+        note = f" (T = {bounds.seq_len})" if bounds is not None else ""
+        return styled(fig, f"Distance of u from 1{note}", "layer", "|1 − |u||")
     lines = [(0.0, "0", "bottom left"), (1.0, "1", "top left")]
     if bounds is not None:
         lines += [(bounds.upper, f"γ^(1/T) = {bounds.upper:.4g}", "top right"),

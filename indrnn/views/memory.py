@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from torch import nn
 
 from indrnn.analysis import (
@@ -22,6 +23,7 @@ from indrnn.analysis.memory import IndRNNLayerMemory, LSTMLayerMemory
 from indrnn.figures.gradients import gradient_maps, gradient_over_time
 from indrnn.figures.memory import flag_counts, impulse_figure, tau_histogram, u_strip
 from indrnn.run import Run
+from indrnn.views.neurons import near_one
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,12 @@ class MemoryFigures:
     tau: go.Figure
 
 
-def memory_figures(this: ModelRun, partner: ModelRun | None,
-                   trained_steps: int | None) -> MemoryFigures | None:
-    """The figures of :class:`MemoryFigures`; ``None`` for a model without IndRNN layers."""
+def memory_figures(this: ModelRun, partner: ModelRun | None, trained_steps: int | None,
+                   u_distance: bool | None = None) -> MemoryFigures | None:
+    """The figures of :class:`MemoryFigures`; ``None`` for a model without IndRNN layers.
+
+    ``u_distance`` draws u as its distance from 1 on a log axis; by default, when most u of
+    some layer sit within 0.01 of 1."""
     own = indrnn_only(memories(this.model, this.run, trained_steps))
     if not own:
         return None
@@ -70,7 +75,10 @@ def memory_figures(this: ModelRun, partner: ModelRun | None,
         for name in partner.run.layers_of_kind("lstm"):
             taus[f"LSTM {name}"] = lstm_memory(partner.run.layers[name], partner.run.lengths)
     title = "Memory per neuron: IndRNN τ from u, LSTM τ from its mean forget gate"
-    return MemoryFigures(u_strip(own), flag_counts({n: m.flags for n, m in own.items()}),
+    if u_distance is None:
+        u_distance = any(near_one(torch.as_tensor(m.u)) for m in own.values())
+    return MemoryFigures(u_strip(own, distance=u_distance),
+                         flag_counts({n: m.flags for n, m in own.items()}),
                          tau_histogram(taus, title=title))
 
 

@@ -67,8 +67,27 @@ def is_indrnn(run: Run, layer: str) -> bool:
     return run.layers[layer].kind == "indrnn"
 
 
-def picker_scatter(run: Run, layer: str, table: dict[str, Tensor]) -> go.Figure:
-    """One point per neuron to click: u against τ (IndRNN), activity otherwise."""
+#: Labels of the u axis choice: u itself, or its distance from 1 on a log axis.
+U_AXES = ("u", "1 − |u| (log)")
+
+
+def near_one(u: Tensor) -> bool:
+    """Whether most of ``u`` sits within 0.01 of ±1, where a linear u axis squashes them."""
+    finite = u[torch.isfinite(u)].abs()
+    return bool(finite.numel()) and float((1 - finite).abs().median()) < 0.01
+
+
+def picker_scatter(run: Run, layer: str, table: dict[str, Tensor],
+                   u_axis: str = U_AXES[0]) -> go.Figure:
+    """One point per neuron to click: u (or ``|1 − |u||`` on a log axis) against τ (IndRNN),
+    activity otherwise."""
+    if is_indrnn(run, layer) and u_axis == U_AXES[1]:
+        u = table["u"]
+        hover = [f"u {float(v):.6g}" + (" (|u| > 1: grows)" if abs(float(v)) > 1 else "")
+                 for v in u]
+        return neuron_scatter((1 - u.abs()).abs().numpy(), table["tau"].numpy(),
+                              x_title="|1 − |u||", y_title="τ (steps)", title="Click a neuron",
+                              log_x=True, log_y=True, hover=hover)
     if is_indrnn(run, layer):
         return neuron_scatter(table["u"].numpy(), table["tau"].numpy(), x_title="u",
                               y_title="τ (steps)", title="Click a neuron", log_y=True)
