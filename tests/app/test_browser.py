@@ -2,22 +2,31 @@
 Chromium through Playwright. Uploads a file, visits every page, checks charts render and no
 error or traceback shows, and saves screenshots to tests/artifacts/."""
 
+import pytest
 from browsing import ARTIFACTS, ROOT, VIEWPORT, assert_healthy, settle
 
 PAGES = ["", "Neurons", "Memory", *sorted(p.stem.split("_", 1)[1] for p in
                                           (ROOT / "pages").glob("[3-9]_*.py"))]
 
 
-def test_every_page_renders_charts_without_errors(server, browser):
+#: One model of each kind of input: a series with events, text, an image, sensor channels.
+SCREENSHOT_MODELS = ("adding1000_indrnn", "chars_indrnn", "mnist5k_indrnn", "basicmotions_indrnn")
+#: Tall enough that a page's charts are all on the screenshot (Streamlit scrolls inside it).
+SCREENSHOT_VIEWPORT = {"width": 1400, "height": 4000}
+
+
+@pytest.mark.parametrize("model", SCREENSHOT_MODELS)
+def test_every_page_renders_charts_without_errors(server, browser, model):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport=VIEWPORT)
+    page = browser.new_page(viewport=SCREENSHOT_VIEWPORT)
     for name in PAGES:
-        page.goto(f"{server}/{name}?model=basicmotions_indrnn")
+        page.goto(f"{server}/{name}?model={model}")
         settle(page)
-        assert_healthy(page, name or "overview")
+        assert_healthy(page, f"{name or 'overview'} of {model}")
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-        assert page.locator(".js-plotly-plot").count() >= 1, f"no chart on {name}"
-        page.screenshot(path=str(ARTIFACTS / f"page_{name or 'Overview'}.png"), full_page=True)
+        assert page.locator(".js-plotly-plot").count() >= 1, f"no chart on {name} of {model}"
+        page.wait_for_timeout(500)  # the charts' own drawing
+        page.screenshot(path=str(ARTIFACTS / f"{model}_{name or 'Overview'}.png"))
     # The page menu names every page by its title, the home page included (not "app").
     menu = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
     assert [label.strip() for label in menu] == ["Overview", "Neurons", "Memory",

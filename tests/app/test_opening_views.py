@@ -2,26 +2,13 @@
 with a line saying why; silent neurons hidden until asked for; widgets whose options change
 start over; every choice that shapes a view is in the URL (AppTest)."""
 
-from pathlib import Path
 
 import torch
+from apptest import APP, open_page
 from streamlit.testing.v1 import AppTest
 
 from indrnn.analysis import neuron_influence
 from ui import resources
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-def _page(page: str, model: str, **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["model"] = model
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _query(at: AppTest, key: str) -> str:
@@ -36,7 +23,7 @@ def _influence(at: AppTest, model: str, layer: str):
 
 def test_neurons_opens_on_the_readout_layers_strongest_living_neuron_and_says_why():
     torch.set_flush_denormal(True)
-    at = _page("pages/1_Neurons.py", "adding1000_indrnn")
+    at = open_page("pages/1_Neurons.py", "adding1000_indrnn")
     assert at.selectbox(key="layer_choice").value == "body.l1"  # the layer the readout reads
     found = _influence(at, "adding1000_indrnn", "body.l1")
     neuron = at.selectbox(key="neuron_choice").value
@@ -54,25 +41,26 @@ def test_neurons_opens_on_the_readout_layers_strongest_living_neuron_and_says_wh
 
 
 def test_a_neuron_chosen_in_the_link_is_kept_and_compared_with_the_strongest():
-    at = _page("pages/1_Neurons.py", "adding1000_indrnn", layer="body.l1", neuron="3")
+    at = open_page("pages/1_Neurons.py", "adding1000_indrnn", layer="body.l1", neuron="3")
     assert at.selectbox(key="neuron_choice").value == 3
     said = " ".join(c.value for c in at.caption)
     assert "Neuron 3: influence" in said and "the strongest on this input is" in said, said
 
 
 def test_ablation_opens_on_the_strongest_neuron_and_keeps_the_set_in_the_url():
-    at = _page("pages/4_Ablation.py", "adding1000_indrnn", layer="body.l1")
+    at = open_page("pages/4_Ablation.py", "adding1000_indrnn", layer="body.l1")
     strongest = _influence(at, "adding1000_indrnn", "body.l1").strongest
     assert at.multiselect(key="ablation_neurons").value == [strongest]
     assert _query(at, "ablate") == str(strongest)
-    again = _page("pages/4_Ablation.py", "adding1000_indrnn", layer="body.l1", ablate="5,17,999")
+    again = open_page("pages/4_Ablation.py", "adding1000_indrnn", layer="body.l1",
+                      ablate="5,17,999")
     assert again.multiselect(key="ablation_neurons").value == [5, 17]  # 999 is no neuron
     changed = " ".join(c.value for c in again.caption)
     assert "Largest change" in changed
 
 
 def test_discovery_reopens_the_neuron_box_on_the_new_tracks_strongest():
-    at = _page("pages/6_Discovery.py", "adding100_indrnn")
+    at = open_page("pages/6_Discovery.py", "adding100_indrnn")
     correlations = next(iter(at.session_state["cache_discovery"].values()))
     first, second = list(correlations)[:2]
     at.selectbox(key="discovery_track").set_value(first).run()

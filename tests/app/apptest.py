@@ -1,0 +1,22 @@
+"""What the AppTest page tests share: the app's path and a page opened as a link would open it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def open_page(page: str, model: str, timeout: float = 180, **query: str) -> AppTest:
+    """``page`` (``"pages/1_Neurons.py"``) of the app opened on ``model`` with the URL query
+    ``query``, run without an exception."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params["model"] = model
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
