@@ -286,6 +286,7 @@ def test_discovery_figures():
     trace = F.track_trace(np.arange(T, dtype=float), np.arange(T) % 80, neuron=4,
                           track_name="column", r=0.9)
     assert types(trace) == ["scatter", "scatter"] and trace.data[1].yaxis == "y2"
+    assert trace.layout.yaxis2.tickmode == "auto"  # round ticks of its own, not synced ones
 
 
 def test_figures_take_the_analyses_results():

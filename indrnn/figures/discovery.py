@@ -104,5 +104,6 @@ def track_trace(values: ArrayLike, track: ArrayLike, *, neuron: int | None = Non
     default = f"{label} against {track_name}" + ("" if r is None else f" (r = {r:.3f})")
     styled(fig, title or default, "step", None)
     fig.update_yaxes(title_text="activation", secondary_y=False)
-    fig.update_yaxes(title_text=track_name, secondary_y=True, showgrid=False)
+    # Round ticks of its own (a "sync"ed axis puts the track on the activation's tick positions).
+    fig.update_yaxes(title_text=track_name, secondary_y=True, showgrid=False, tickmode="auto")
     return fig

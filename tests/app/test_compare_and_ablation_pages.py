@@ -7,6 +7,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from indrnn import catalog
+from indrnn.analysis import neuron_influence
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 COMPARE = "pages/3_IndRNN_vs_LSTM.py"
@@ -42,9 +43,11 @@ def test_ablating_chosen_neurons_changes_the_output_and_the_held_out_metric():
     shared = _snapshot(catalog.load_model("basicmotions_indrnn").model)
     at = _page("basicmotions_indrnn", ABLATION)
     _ok(at)
-    at.selectbox(key="layer_choice").set_value("body.l1").run()
-    head = catalog.load_model("basicmotions_indrnn").model.head.weight
-    assert at.multiselect(key="ablation_neurons").value == [int(head.norm(dim=0).argmax())]
+    assert at.selectbox(key="layer_choice").value == "body.l1"  # the layer the readout reads
+    run = next(iter(at.session_state["cache_runs"].values()))
+    strongest = neuron_influence(catalog.load_model("basicmotions_indrnn").model, run,
+                                 "body.l1").strongest
+    assert at.multiselect(key="ablation_neurons").value == [strongest]
     at.multiselect(key="ablation_neurons").set_value(list(range(40))).run()
     at.radio(key="ablation_mode").set_value("silence (h = 0)").run()
     _ok(at)
