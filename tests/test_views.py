@@ -157,3 +157,16 @@ def test_gates_that_barely_move_are_said_and_drawn_over_their_own_range():
     assert not moving.note
     assert (moving.all_units.layout.coloraxis.cmin, moving.all_units.layout.coloraxis.cmax) == (
         0.0, 1.0)
+
+
+def test_the_neuron_picker_names_the_layer_in_its_hover_and_spreads_u_near_one():
+    from indrnn.views.neurons import U_AXES, near_one, neuron_table, picker_scatter
+
+    run, _ = _held_out("adding1000_indrnn", limit=1)
+    model = catalog.load_model("adding1000_indrnn").model
+    table = neuron_table(model, run, "body.l1")
+    assert near_one(table["u"])  # the T = 1,000 model's memory neurons sit at u ≈ 1
+    linear, spread = (picker_scatter(run, "body.l1", table, axis) for axis in U_AXES)
+    assert linear.data[0].name == spread.data[0].name == "body.l1"
+    assert spread.data[0].hovertemplate.startswith("body.l1 neuron %{customdata}")
+    assert spread.layout.xaxis.type == "log" and linear.layout.xaxis.type != "log"

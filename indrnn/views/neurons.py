@@ -85,15 +85,16 @@ def picker_scatter(run: Run, layer: str, table: dict[str, Tensor],
         u = table["u"]
         hover = [f"u {float(v):.6g}" + (" (|u| > 1: grows)" if abs(float(v)) > 1 else "")
                  for v in u]
-        return neuron_scatter((1 - u.abs()).abs().numpy(), table["tau"].numpy(),
+        return neuron_scatter({layer: (1 - u.abs()).abs().numpy()}, {layer: table["tau"].numpy()},
                               x_title="|1 − |u||", y_title="τ (steps)", title="Click a neuron",
-                              log_x=True, log_y=True, hover=hover)
+                              log_x=True, log_y=True, hover={layer: hover})
     if is_indrnn(run, layer):
-        return neuron_scatter(table["u"].numpy(), table["tau"].numpy(), x_title="u",
-                              y_title="τ (steps)", title="Click a neuron", log_y=True)
-    return neuron_scatter(table["fraction_active"].numpy(), table["mean"].numpy(),
-                          x_title="fraction active", y_title="mean activation",
-                          title="Click a neuron")
+        return neuron_scatter({layer: table["u"].numpy()}, {layer: table["tau"].numpy()},
+                              x_title="u", y_title="τ (steps)", title="Click a neuron",
+                              log_y=True)
+    return neuron_scatter({layer: table["fraction_active"].numpy()},
+                          {layer: table["mean"].numpy()}, x_title="fraction active",
+                          y_title="mean activation", title="Click a neuron")
 
 
 def neuron_numbers(run: Run, layer: str, table: dict[str, Tensor],

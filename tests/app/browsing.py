@@ -103,6 +103,15 @@ def query(page: Any) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlparse(page.url).query).items()}
 
 
+def wait_for_chart(page: Any, title: str, timeout: float = 60_000) -> None:
+    """Wait until a chart whose title starts with ``title`` is drawn (Plotly draws after the
+    script has run, later on a busy machine)."""
+    page.wait_for_function(
+        """(title) => Array.from(document.querySelectorAll('.js-plotly-plot')).some(
+             c => c.layout && c.layout.title && String(c.layout.title.text).startsWith(title))""",
+        arg=title, timeout=timeout, polling=200)
+
+
 def chart_titles(page: Any) -> list[str]:
     return page.locator(".js-plotly-plot").evaluate_all(
         "charts => charts.map(c => (c.layout.title && c.layout.title.text) || '')")
@@ -138,8 +147,8 @@ def click_a_point(page: Any, title: str, trace: int = 0, avoid: int | None = Non
     ``avoid``)
     with the most room around it, click it, wait for the app, and return the point's
     ``customdata`` (the neuron or unit)."""
+    wait_for_chart(page, title)
     chart = page.locator(".js-plotly-plot", has_text=title).first
-    chart.wait_for(timeout=60_000)
     chart.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
     point = page.evaluate(_POINTS, [title, trace, avoid])

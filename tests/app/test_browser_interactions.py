@@ -11,6 +11,7 @@ from browsing import (
     picked,
     query,
     settle,
+    wait_for_chart,
 )
 
 
@@ -23,6 +24,7 @@ def test_clicking_a_neuron_selects_it_in_the_picker_every_figure_and_the_url(ser
     assert_healthy(page, "Neurons after a click")
     assert query(page)["neuron"] == str(neuron), page.url
     assert picked(page, "Neuron").split()[0] == str(neuron)
+    wait_for_chart(page, f"Neuron {neuron} over time")
     titles = chart_titles(page)
     assert f"Neuron {neuron} over time" in titles, titles
     assert any(t.startswith(f"What drives neuron {neuron}") for t in titles), titles
@@ -64,6 +66,6 @@ def test_the_export_link_reopens_the_view_in_a_fresh_browser(server, browser):
     assert_healthy(again, "the shared link")
     assert picked(again, "Neuron").split()[0] == str(neuron)
     assert picked(again, "Layer") == "body.l1"
-    assert f"Neuron {neuron} over time" in chart_titles(again)
+    wait_for_chart(again, f"Neuron {neuron} over time")  # fails after its timeout otherwise
     assert query(again)["ablate"] == ablated  # carried for the Ablation page
     fresh.close()
