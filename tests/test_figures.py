@@ -234,6 +234,8 @@ def test_lstm_comparison_figures():
     assert types(sat) == ["scatter"] * 3 and list(sat.data[0].customdata) == list(range(N))
     assert sat.data[0].x == pytest.approx(left, rel=1e-3)
     assert "< 0.1" in sat.layout.xaxis.title.text and "> 0.9" in sat.layout.yaxis.title.text
+    # Fractions: both axes 0-1 even when the square aspect leaves room (narrower, not wider).
+    assert tuple(sat.layout.xaxis.range) == (-0.02, 1.02) and sat.layout.xaxis.constrain == "domain"
     mem = F.memory_comparison({"l0": np.array([5.0, 50.0])}, np.array([2.0, 3.0]))
     assert [t.name for t in mem.data] == ["IndRNN l0", "LSTM"]
 

@@ -157,8 +157,9 @@ def saturation_scatter(saturation: Mapping[str, Any], *,
                                   "<extra></extra>"))
     fig.add_trace(go.Scatter(x=[0, 1], y=[1, 0], mode="lines", showlegend=False,
                              hoverinfo="skip", line={"color": "#999999", "dash": "dot"}))
-    fig.update_xaxes(range=[-0.02, 1.02])
-    fig.update_yaxes(range=[-0.02, 1.02], scaleanchor="x")
+    # Square, and 0-1 on both axes: the plot narrows to keep the aspect, the ranges stay put.
+    fig.update_xaxes(range=[-0.02, 1.02], constrain="domain")
+    fig.update_yaxes(range=[-0.02, 1.02], scaleanchor="x", constrain="domain")
     # Streamlit lets a click select a point only outside the select and lasso drag modes.
     fig.update_layout(dragmode="zoom", clickmode="event+select")
     return styled(fig, title, "fraction of steps closed (< 0.1)",
