@@ -4,6 +4,7 @@ model run per neuron (the old loop), in the same process.
     python bench/bench_ablation.py            # 256 neurons of chars_indrnn, a 3,000-step input
     python bench/bench_ablation.py --quick    # 500 steps
     python bench/bench_ablation.py --model adding1000_indrnn   # 128 neurons, T = 1,000
+    python bench/bench_ablation.py --profile  # and where the batched ranking spends its time
 
 Goal (issue 11): 256 neurons of a 3,000-step input ranked in under 3 s on the project's 2-core
 CPU. The loop baseline ablates a private copy neuron by neuron (``ablations_applied``), as
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import cProfile
+import pstats
 import time
 
 import torch
@@ -47,6 +50,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a 500-step input")
     parser.add_argument("--model", default="chars_indrnn")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print where the batched ranking spends its time (cProfile)")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     checkpoint = catalog.load_model(args.model)
@@ -74,6 +79,10 @@ def main() -> None:
     print(f"batched rank_neurons: {batched:.2f} s")
     print(f"one run per neuron:   {looped:.2f} s")
     print(f"speed-up: {looped / batched:.1f}x; goal < 3 s: {'met' if batched < 3 else 'missed'}")
+    if args.profile:
+        profile = cProfile.Profile()
+        profile.runcall(rank_neurons, model, x, layer)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(5)
 
 
 if __name__ == "__main__":

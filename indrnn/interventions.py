@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from indrnn.kernels.reference import activate
+from indrnn.record import LayerNames
 
 _ACTIVE: contextvars.ContextVar[NeuronEdits | None] = contextvars.ContextVar(
     "indrnn_active_edits", default=None)
@@ -52,7 +53,7 @@ class NeuronEdits:
                  copies: int = 1):
         if mode not in EDIT_MODES:
             raise ValueError(f"mode must be one of {EDIT_MODES}, got {mode!r}")
-        self._names = {id(module): name for name, module in model.named_modules()}
+        self._name = LayerNames(model)
         self.layer, self.mode, self.copies = layer, mode, copies
         self.neurons = torch.as_tensor(neurons, dtype=torch.int64)
         self.applied = 0
@@ -69,8 +70,7 @@ class NeuronEdits:
              nonlinearity: str) -> Tensor:
         """The states ``h`` (``(T, B, N)``, computed from projection ``a``) of ``module``'s layer
         ``suffix`` with this batch's edits, if it is the edited layer; else ``h`` unchanged."""
-        prefix = self._names.get(id(module), type(module).__name__)
-        if ".".join(part for part in (prefix, suffix) if part) != self.layer:
+        if self._name(module, suffix) != self.layer:
             return h
         rows = h.shape[1]
         edited = h.repeat(1, self.copies, 1) if self.copies > 1 else h.clone()

@@ -238,7 +238,7 @@ class Regression(Objective):
 
     def describe(self, readout: Tensor) -> Prediction:
         values = tuple(float(v) for v in readout)
-        bounds = getattr(self.info, "output_range", None)
+        bounds = self.info.output_range
         outside = bounds is not None and not all(bounds[0] <= v <= bounds[1] for v in values)
         note = f" (outside [{bounds[0]:g}, {bounds[1]:g}], every training target's range)" \
             if outside else ""

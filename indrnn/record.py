@@ -59,11 +59,23 @@ class Recording:
         return self.layers[name]
 
 
+class LayerNames:
+    """The recorded name of a layer running inside ``model``: its module's qualified name and
+    the layer's suffix (``"body"`` + ``"l1"`` is ``"body.l1"``), as :func:`record` names it."""
+
+    def __init__(self, model: nn.Module):
+        self._names = {id(module): name for name, module in model.named_modules()}
+
+    def __call__(self, module: nn.Module, suffix: str) -> str:
+        prefix = self._names.get(id(module), type(module).__name__)
+        return ".".join(part for part in (prefix, suffix) if part)
+
+
 class Recorder:
     """Collects :class:`LayerRecord` objects from layers that run while it is active."""
 
     def __init__(self, model: nn.Module):
-        self._names = {id(module): name for name, module in model.named_modules()}
+        self._name = LayerNames(model)
         self.layers: dict[str, LayerRecord] = {}
         self._token: contextvars.Token | None = None
 
@@ -77,8 +89,7 @@ class Recorder:
     def add(self, module: nn.Module, suffix: str, kind: str, hidden: Tensor,
             **tensors: Tensor) -> str:
         """Keep one layer's states and return the name they are kept under. Called by layers."""
-        prefix = self._names.get(id(module), type(module).__name__)
-        name = ".".join(part for part in (prefix, suffix) if part)
+        name = self._name(module, suffix)
         if name in self.layers:  # the same module ran twice in one forward call
             name = f"{name}#{sum(key.startswith(name) for key in self.layers)}"
         keep = {key: value.detach().cpu() for key, value in tensors.items()}

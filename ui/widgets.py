@@ -4,7 +4,7 @@ pages share."""
 
 from __future__ import annotations
 
-import inspect
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ def open_page(title: str, menu_title: str | None = None) -> Context:
     """Set the page up (browser title, sidebar, heading) and return the context; until a model
     and an input are chosen, say so and stop the page there."""
     st.set_page_config(page_title=f"{menu_title or title} · IndRNN Inspector", layout="wide")
-    _note_page(Path(inspect.stack()[1].filename))
+    # The calling page's file: one frame up (inspect.stack() would read every frame's source).
+    _note_page(Path(sys._getframe(1).f_code.co_filename))
     context = sidebar()
     st.title(title)
     if context is None:

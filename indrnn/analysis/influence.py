@@ -57,11 +57,22 @@ class NeuronInfluence:
                 f"on this input ({float(self.influence[neuron]):.3g}){silent}.")
 
 
-def _outgoing_norms(model: nn.Module, run: Run, layer: str, width: int) -> tuple[Tensor, str]:
-    names = list(run.layers)
+def readout_norms(model: nn.Module, run: Run, layer: str) -> Tensor | None:
+    """``‖head.weight[:, n]‖`` of each neuron of ``layer`` if it is the layer the readout reads
+    (the last recorded one, of the readout's width); else ``None``."""
     head = getattr(model, "head", None)
-    if (layer == names[-1] and isinstance(head, nn.Linear) and head.in_features == width):
-        return head.weight.detach().cpu().float().norm(dim=0), "the readout"
+    width = run.layers[layer].hidden.shape[-1]
+    if layer == list(run.layers)[-1] and isinstance(head, nn.Linear) and (
+            head.in_features == width):
+        return head.weight.detach().cpu().float().norm(dim=0)
+    return None
+
+
+def _outgoing_norms(model: nn.Module, run: Run, layer: str, width: int) -> tuple[Tensor, str]:
+    readout = readout_norms(model, run, layer)
+    if readout is not None:
+        return readout, "the readout"
+    names = list(run.layers)
     following = names[names.index(layer) + 1:]
     refs = indrnn_layers(model)
     if following and following[0] in refs:

@@ -95,9 +95,13 @@ def text_html(text: str, values: ArrayLike, *, signed: bool | None = None,
     return head + body
 
 
-def _image(values: ArrayLike, shape: tuple[int, int], order: np.ndarray) -> np.ndarray:
-    """Step-ordered values back on the image grid (NaN where no step reached yet)."""
+def _image(values: ArrayLike, shape: tuple[int, int],
+           permutation: ArrayLike | None) -> np.ndarray:
+    """Step-ordered values back on the image grid (NaN where no step reached yet); step ``t``
+    is pixel ``permutation[t]`` (pixel ``t`` without one)."""
     flat = np.full(shape[0] * shape[1], np.nan)
+    order = (np.arange(flat.size) if permutation is None
+             else to_numpy(permutation, int).reshape(-1))
     v = to_numpy(values, np.float64).reshape(-1)[: flat.size]
     flat[order[: v.size]] = v
     return flat.reshape(shape)
@@ -128,9 +132,7 @@ def pixel_overlay(pixels: ArrayLike, activation: ArrayLike, *, shape: tuple[int,
         Two ``Heatmap`` panels (image, activation) and a third with the activation over the
         image; rows top to bottom, square pixels.
     """
-    size = shape[0] * shape[1]
-    order = np.arange(size) if permutation is None else to_numpy(permutation, int).reshape(-1)
-    image, act = _image(pixels, shape, order), _image(activation, shape, order)
+    image, act = _image(pixels, shape, permutation), _image(activation, shape, permutation)
     low, high, signed = finite_range(act, signed)
     scale = DIVERGING if signed else SEQUENTIAL
     fig = make_subplots(1, 3, subplot_titles=("input", "activation", "activation over input"),
@@ -257,9 +259,7 @@ def pixel_image(pixels: ArrayLike, *, shape: tuple[int, int] = (28, 28),
     plotly.graph_objects.Figure
         One grey ``Heatmap``, rows top to bottom, square pixels.
     """
-    size = shape[0] * shape[1]
-    order = np.arange(size) if permutation is None else to_numpy(permutation, int).reshape(-1)
-    fig = go.Figure(go.Heatmap(z=compact(_image(pixels, shape, order)), colorscale="Greys",
+    fig = go.Figure(go.Heatmap(z=compact(_image(pixels, shape, permutation)), colorscale="Greys",
                                reversescale=True, showscale=False,
                                hovertemplate="row %{y}, col %{x}<br>pixel %{z:.3g}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showgrid=False, constrain="domain")

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from indrnn.analysis import half_life, time_constant, top_activations
+from indrnn.analysis.influence import readout_norms
 from indrnn.analysis.locate import indrnn_layers
 from indrnn.figures.neurons import neuron_scatter, neuron_trace, sortable_heatmap, weight_bars
 from indrnn.figures.overlays import firing_windows, firings_table, pixel_overlay, text_html
@@ -38,10 +39,8 @@ def neuron_table(model: nn.Module, run: Run, layer: str) -> dict[str, Tensor]:
     refs = indrnn_layers(model)
     nan = torch.full((neurons,), float("nan"))
     u = refs[layer].u.detach().cpu().float() if layer in refs else nan
-    readout = nan
-    head = getattr(model, "head", None)
-    if head is not None and layer == list(run.layers)[-1] and head.in_features == neurons:
-        readout = head.weight.detach().cpu().norm(dim=0)
+    readout = readout_norms(model, run, layer)
+    readout = nan if readout is None else readout
     return {"u": u, "tau": time_constant(u) if layer in refs else nan,
             "half_life": half_life(u) if layer in refs else nan, "mean": mean,
             "fraction_active": active, "readout": readout}

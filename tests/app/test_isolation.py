@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 import torch
+from browsing import CHROMIUM, require_chromium
 from streamlit.testing.v1 import AppTest
 
 from indrnn import catalog
@@ -231,17 +231,6 @@ def test_importing_ui_loads_pandas_and_plotly_fully_before_any_page_draws():
 
 # --- the real server, in Chromium ---------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _browser_ready() -> None:
-    pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium (see .ci/run)", pytrace=False)
-        pytest.skip("Debian's chromium is not installed here")
-
-
 def _bench_server() -> Any:
     """``bench/server.py`` (starts the app on a free loopback port), shared with the benchmarks."""
     if "bench_server" not in sys.modules:
@@ -255,7 +244,7 @@ def _bench_server() -> Any:
 
 @pytest.fixture(scope="module")
 def browser():
-    _browser_ready()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     bench = _bench_server()
@@ -269,7 +258,7 @@ def browser():
 @pytest.fixture
 def fresh_server():
     """A new ``streamlit run app.py`` (nothing imported yet), file watcher off."""
-    _browser_ready()
+    require_chromium()
     server = _bench_server().start_server(["--server.fileWatcherType", "none"])
     yield server.url
     server.stop()
