@@ -3,6 +3,8 @@ with a line saying why; silent neurons hidden until asked for; widgets whose opt
 start over; every choice that shapes a view is in the URL (AppTest)."""
 
 
+import json
+
 import torch
 from apptest import APP, open_page
 from streamlit.testing.v1 import AppTest
@@ -80,3 +82,18 @@ def test_the_shipped_deep_lstm_at_chance_is_flagged_in_the_menu_and_on_the_overv
     shown = at.selectbox(key="model_choice").options  # as the menu shows them
     assert any(s.startswith("mnist5k_lstm21") and "⚠ at chance" in s for s in shown), shown
     assert not any(s.startswith("mnist5k_indrnn ") and "⚠" in s for s in shown), shown
+
+
+def test_the_u_axis_opens_as_distance_from_one_where_u_crowd_at_one_and_switches():
+    at = open_page("pages/1_Neurons.py", "adding1000_indrnn", layer="body.l1")
+    radio = at.radio(key="u_axis_body.l1")
+    assert radio.value == "1 − |u| (log)"  # adding1000's memory neurons sit at u ≈ 1
+
+    def scatter_axis(app: AppTest) -> dict:
+        spec = next(json.loads(c.proto.spec) for c in app.get("plotly_chart")
+                    if "Click a neuron" in c.proto.spec)
+        return spec["layout"]["xaxis"]
+
+    assert scatter_axis(at).get("type") == "log"
+    radio.set_value("u").run()
+    assert not at.exception and scatter_axis(at).get("type") != "log"
