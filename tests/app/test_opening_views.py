@@ -2,7 +2,6 @@
 with a line saying why; silent neurons hidden until asked for; widgets whose options change
 start over; every choice that shapes a view is in the URL (AppTest)."""
 
-
 import json
 
 import torch
