@@ -11,6 +11,7 @@ from ui.widgets import (
     new_click,
     open_page,
     sequence_picker,
+    time_window,
 )
 
 context = open_page("Neurons")
@@ -19,6 +20,7 @@ layer = layer_picker(context, where=top[0])
 if layer is None:
     st.stop()
 sequence = sequence_picker(context, where=top[1])
+window = time_window(context, sequence)
 run, objective = context.run, context.objective
 table = view.neuron_table(context.model, run, layer)
 ranking = None
@@ -29,7 +31,8 @@ if view.is_indrnn(run, layer):
              "how much the output changes."))
 orders = view.sort_orders(table, None if ranking is None else ranking.neurons.tolist())
 # The menu in the figure re-sorts in the browser: no rerun, no data sent again.
-st.plotly_chart(view.layer_heatmap(run, layer, sequence, orders), width="stretch", theme=None)
+st.plotly_chart(view.layer_heatmap(run, layer, sequence, orders, window), width="stretch",
+                theme=None)
 
 
 @st.fragment
@@ -51,13 +54,15 @@ def neuron_details() -> None:
     numbers = view.neuron_numbers(run, layer, table, neuron)
     for column, (label, value) in zip(st.columns(len(numbers)), numbers):
         column.metric(label, value)
-    st.plotly_chart(view.trace_figure(run, layer, sequence, neuron), width="stretch", theme=None)
+    st.plotly_chart(view.trace_figure(run, layer, sequence, neuron, window), width="stretch",
+                    theme=None)
     left, right = st.columns(2)
     for column, figure in ((left, view.drive_figure(context.model, run, objective, layer, neuron)),
                            (right, view.readout_figure(context.model, objective, table, neuron))):
         if figure is not None:
             column.plotly_chart(figure, width="stretch", theme=None)
-    overlay = view.input_overlay(run, objective, layer, sequence, neuron)
+    overlay = view.input_overlay(run, objective, layer, sequence, neuron,
+                                 window)
     if overlay is not None and overlay.html is not None:
         st.subheader("The text, coloured by the neuron")
         st.html(overlay.html)

@@ -4,7 +4,15 @@ where they are on again."""
 import streamlit as st
 
 from indrnn.views import patterns as view
-from ui.state import remembered_set, reset_when_changed
+from ui.state import (
+    parse_number,
+    parse_span,
+    remembered,
+    remembered_set,
+    remembered_value,
+    reset_when_changed,
+    show_span,
+)
 from ui.widgets import held_out_run, layer_picker, open_page, sequence_picker
 
 context = open_page("Pattern search")
@@ -17,19 +25,20 @@ layer = layer_picker(context, where=top[0])
 if layer is None:
     st.stop()
 sequence = sequence_picker(context, where=top[1])
-mode = top[2].radio("Neurons", ["pick neurons", "select from a window"], horizontal=True,
-                    key="pattern_mode")
+mode = remembered(top[2].radio, "Neurons", ["pick neurons", "select from a window"],
+                  "pattern_mode", "pattern_mode", horizontal=True)
 run, objective = context.run, context.objective
 steps, size = run.states(layer, sequence).shape
 defaults = view.pattern_defaults(run, layer, sequence)
-if reset_when_changed("pattern_neurons", context.name, context.input_key, layer, sequence,
-                      query="pattern"):  # the defaults follow the view
-    for key in ("pattern_threshold", "pattern_window"):
-        st.session_state.pop(key, None)
+# The defaults follow the view: a new model, input, layer or sequence opens on its own.
+reset_when_changed("pattern_neurons", context.name, context.input_key, layer, sequence,
+                   query="pattern", together=(("pattern_threshold", "threshold"),
+                                              ("pattern_window", "pattern_window")))
 
 settings = st.columns(3)
-threshold = float(settings[0].number_input("Threshold (on: above it)", value=defaults.threshold,
-                                           key="pattern_threshold", format="%.4g"))
+threshold = float(remembered_value(
+    settings[0].number_input, "Threshold (on: above it)", "pattern_threshold", "threshold",
+    float(defaults.threshold), parse_number, show=lambda v: f"{v:.6g}", format="%.4g"))
 min_length = int(settings[1].number_input("Minimum length (steps)", min_value=1, step=1,
                                           value=min(2, steps), key="pattern_min_length"))
 limit = int(settings[2].number_input("Matches kept at most", min_value=1, max_value=1000,
@@ -39,8 +48,10 @@ if mode == "pick neurons":
                              "pattern_neurons", "pattern", default=defaults.neurons)
 else:
     cols = st.columns([3, 1])
-    window = cols[0].slider("Window on the current input (steps [start, end))", 0, steps,
-                            value=defaults.window, key="pattern_window")
+    window = remembered_value(
+        cols[0].slider, "Window on the current input (steps [start, end))", "pattern_window",
+        "pattern_window", tuple(defaults.window), lambda text: parse_span(text, steps),
+        show=show_span, min_value=0, max_value=steps)
     off = int(cols[1].number_input("Off for this many steps around it", min_value=0, value=0,
                                    step=1, key="pattern_off_outside"))
     neurons, said = view.window_neurons(run, layer, sequence, window, threshold, off)

@@ -360,3 +360,25 @@ def test_u_near_one_spreads_out_as_its_distance_from_one_on_a_log_axis():
     np.testing.assert_allclose(fig.data[0].y, np.abs(1 - np.abs(u)), rtol=1e-3)
     assert "grows" in fig.data[0].text[3] and "grows" not in fig.data[0].text[0]
     assert u_strip({"l1": u}).layout.yaxis.type != "log"
+
+
+def test_a_layer_keeps_its_colour_in_every_memory_figure_whichever_layers_are_shown():
+    u = {f"body.l{k}": np.array([0.5, 0.9, 0.99]) for k in range(3)}
+    every = F.u_strip(u)
+    only_last = F.u_strip({"body.l2": u["body.l2"]})
+    assert only_last.data[0].line.color == every.data[2].line.color
+    assert len({trace.line.color for trace in every.data}) == 3
+    hist = F.tau_histogram({"body.l2": np.array([2.0, 20.0]), "LSTM body.l0": np.array([3.0])})
+    assert hist.data[0].marker.color == every.data[2].line.color  # IndRNN layer 2, as above
+    assert hist.data[1].marker.color not in {trace.line.color for trace in every.data}
+    flags = F.flag_counts({"body.l2": neuron_flags(torch.tensor([0.5, 1.5]))})
+    assert flags.data[0].marker.color == every.data[2].line.color
+
+
+def test_many_tau_histograms_are_small_multiples_on_one_x_axis():
+    few = F.tau_histogram({f"l{k}": np.array([1.0, 10.0]) for k in range(3)})
+    assert {trace.xaxis for trace in few.data} == {"x"}  # three overlaid still read
+    many = F.tau_histogram({f"l{k}": np.array([1.0, 10.0 * (k + 1)]) for k in range(7)})
+    assert [trace.yaxis for trace in many.data] == ["y"] + [f"y{k}" for k in range(2, 8)]
+    assert many.layout.xaxis7.title.text.startswith("τ")  # one x title, under the last row
+    assert many.layout.xaxis.matches == "x7" or many.layout.xaxis2.matches == "x7"

@@ -7,6 +7,7 @@ may share (pretrained models, task data, their held-out runs) is in :mod:`ui.res
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -108,6 +109,49 @@ def remembered_set(widget: Callable[..., Any], label: str, options: list[int], k
     return value
 
 
+def remembered_value(widget: Callable[..., Any], label: str, key: str, query: str,
+                     default: T, parse: Callable[[str], T | None],
+                     show: Callable[[T], str] = str, **kwargs: Any) -> T:
+    """:func:`remembered` for a widget without a list of options (a number, a range slider):
+    its last value in this session, else the URL's ``?query=`` value read by ``parse`` (which
+    returns ``None`` for text it cannot read, or a value out of range), else ``default``; kept
+    in the URL as ``show(value)``."""
+    if key not in st.session_state:
+        for wanted in (st.session_state.get(f"kept_{key}"), st.query_params.get(query)):
+            value = None if wanted is None else parse(str(wanted)[:200])
+            if value is not None:
+                st.session_state[key] = value
+                break
+        else:
+            st.session_state[key] = default
+    value = widget(label, key=key, **kwargs)
+    st.session_state[f"kept_{key}"] = show(value)
+    share(query, show(value))
+    return value
+
+
+def parse_number(text: str) -> float | None:
+    """A finite number from a URL, else ``None``."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def parse_span(text: str, steps: int) -> tuple[int, int] | None:
+    """A span of steps ``start-end`` (``0 ≤ start < end ≤ steps``) from a URL, else ``None``."""
+    start, _, end = text.partition("-")
+    if not (start.isdigit() and end.isdigit()):
+        return None
+    span = int(start), int(end)
+    return span if 0 <= span[0] < span[1] <= steps else None
+
+
+def show_span(span: tuple[int, int]) -> str:
+    return f"{int(span[0])}-{int(span[1])}"
+
+
 def _numbers(text: str | None) -> list[int] | None:
     if not text:
         return None
@@ -137,19 +181,22 @@ def keep_text(key: str, value: str) -> None:
     st.session_state[f"kept_{key}"] = value
 
 
-def reset_when_changed(key: str, *depends: Any, query: str | None = None) -> bool:
+def reset_when_changed(key: str, *depends: Any, query: str | None = None,
+                       together: tuple[tuple[str, str | None], ...] = ()) -> bool:
     """Forget widget ``key``'s value when what its options depend on (``depends``) changed since
     the last run, so that it opens on its default again instead of a stale choice (its value
     kept for other pages and, on a change, its ``?query=`` value too: the URL's value only
-    counts when the view is first opened). Returns whether it was reset."""
+    counts when the view is first opened). ``together`` names other widgets, as ``(key,
+    query)`` pairs, whose defaults follow the same view. Returns whether it was reset."""
     marker = f"{key}__depends"
     if st.session_state.get(marker) == depends:
         return False
     changed = marker in st.session_state
-    st.session_state.pop(key, None)
-    if changed:
-        st.session_state.pop(f"kept_{key}", None)
-        if query:
-            st.query_params.pop(query, None)
+    for widget, its_query in ((key, query), *together):
+        st.session_state.pop(widget, None)
+        if changed:
+            st.session_state.pop(f"kept_{widget}", None)
+            if its_query:
+                st.query_params.pop(its_query, None)
     st.session_state[marker] = depends
     return True

@@ -17,7 +17,15 @@ from indrnn.run import Run, run_held_out
 from indrnn.views.memory import ModelRun
 from ui import resources
 from ui.sidebar import Context, model_run, sidebar
-from ui.state import cached, cached_value, remembered
+from ui.state import (
+    cached,
+    cached_value,
+    parse_span,
+    remembered,
+    remembered_value,
+    reset_when_changed,
+    show_span,
+)
 
 
 def open_page(title: str, menu_title: str | None = None) -> Context:
@@ -69,6 +77,29 @@ def sequence_picker(context: Context, where: Any = st) -> int:
         return 0
     return remembered(where.selectbox, "Sequence", list(range(count)), "sequence_choice",
                       "sequence")
+
+
+#: Inputs longer than this get a time window that every view of the page follows.
+WINDOWED_FROM = 600
+
+
+def time_window(context: Context, sequence: int, where: Any = st) -> tuple[int, int] | None:
+    """The span of steps ``[start, end)`` the page's views show, for a sequence longer than
+    :data:`WINDOWED_FROM` steps (shorter ones are shown whole: ``None``). It opens on the whole
+    sequence, and on a new input or sequence again; kept in the URL as ``?window=start-end``."""
+    steps = int(context.run.lengths[sequence])
+    if steps <= WINDOWED_FROM:
+        return None
+    reset_when_changed("time_window", context.input_key, sequence, query="window")
+    start, end = remembered_value(
+        where.slider, "Time window (steps)", "time_window", "window", (0, steps),
+        lambda text: parse_span(text, steps), show=show_span, min_value=0, max_value=steps,
+        help="Every view below shows these steps: drag the ends to zoom in on a stretch of a "
+             "long input.")
+    if end <= start:  # a range slider can close to one point
+        end = min(steps, start + 1)
+        start = end - 1
+    return (int(start), int(end)) if (start, end) != (0, steps) else None
 
 
 def influence(context: Context, layer: str) -> NeuronInfluence:

@@ -8,6 +8,7 @@ their size is set by the number of values and their dtype: everything here is ca
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,16 +63,18 @@ def figure_bytes(fig: go.Figure) -> int:
 
 def series_colours(names: Sequence[str]) -> dict[str, str]:
     """A colour per series: warm Okabe–Ito colours for names with "LSTM" in them, cool ones for
-    the rest (IndRNN layers), so the two models stay apart in every figure."""
+    the rest (IndRNN layers), so the two models stay apart in every figure. A layer keeps its
+    colour on every page: a name ending in a number (``body.l3``, ``LSTM body.l0``) takes the
+    colour of that number, whichever other layers a figure shows."""
     warm, cool = [OKABE_ITO[i] for i in (1, 5, 6)], [OKABE_ITO[i] for i in (0, 2, 3, 4, 7)]
     colours, counts = {}, [0, 0]
     for name in names:
         lstm = "lstm" in name.lower()
         pool = warm if lstm else cool
-        colours[name] = pool[counts[lstm] % len(pool)]
+        number = re.search(r"(\d+)\D*$", name)
+        colours[name] = pool[(int(number.group(1)) if number else counts[lstm]) % len(pool)]
         counts[lstm] += 1
     return colours
-
 
 
 def compact(values: ArrayLike, digits: int = 4) -> np.ndarray:

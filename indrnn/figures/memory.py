@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from indrnn.analysis.memory import PaperBounds
 from indrnn.arrays import to_numpy
@@ -52,8 +53,9 @@ def u_strip(u: ArrayLike | Mapping[str, Any], *, bounds: PaperBounds | None = No
         horizontal lines at 0, 1 and the bounds.
     """
     layers = by_name(u, "u")
+    colours = series_colours(list(layers))
     fig = go.Figure()
-    for number, (name, value) in enumerate(layers.items()):
+    for name, value in layers.items():
         bounds = bounds or getattr(value, "bounds", None)
         values = _field(value, "u")
         shown = np.maximum(np.abs(1 - np.abs(values)), 1e-9) if distance else values
@@ -63,7 +65,7 @@ def u_strip(u: ArrayLike | Mapping[str, Any], *, bounds: PaperBounds | None = No
             text=[f"{v:.6g}" + (" (|u| > 1: grows)" if distance and abs(v) > 1 else "")
                   for v in values.tolist()],
             marker={"size": 5, "opacity": 0.7},
-            line={"color": OKABE_ITO[number % len(OKABE_ITO)]}, fillcolor="rgba(0,0,0,0)",
+            line={"color": colours[name]}, fillcolor="rgba(0,0,0,0)",
             hovertemplate=name + " neuron %{customdata}<br>u %{text}<extra></extra>"))
     if distance:
         lines = []
@@ -86,6 +88,10 @@ def u_strip(u: ArrayLike | Mapping[str, Any], *, bounds: PaperBounds | None = No
                       annotation_text=label, annotation_position=where)
     note = f" (T = {bounds.seq_len})" if bounds is not None else ""
     return styled(fig, title + note, "layer", "u")
+
+
+#: From this many layers on, τ histograms are small multiples instead of overlaid.
+SMALL_MULTIPLES_FROM = 4
 
 
 def tau_histogram(taus: ArrayLike | Mapping[str, Any], *, which: str = "tau", bins: int = 40,
@@ -114,21 +120,29 @@ def tau_histogram(taus: ArrayLike | Mapping[str, Any], *, which: str = "tau", bi
     logs = np.concatenate([np.log10(v) for v in shown.values()] + [np.zeros(0)])
     low, high = (float(logs.min()), float(logs.max())) if logs.size else (0.0, 1.0)
     size = max((high - low) / bins, 1e-3)
-    fig = go.Figure()
+    # Up to three overlaid histograms read; more become one row each, on a shared x axis.
+    rows = len(entries) if len(entries) > SMALL_MULTIPLES_FROM - 1 else 1
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.02)
     colours = series_colours(list(entries))
-    for name, values in entries.items():
+    for row, (name, values) in enumerate(entries.items(), start=1):
         never, none = int(np.isposinf(values).sum()), int((values == 0).sum())
         extra = ", ".join(part for part in (f"{never} never decay" if never else "",
                                             f"{none} no memory" if none else "") if part)
         fig.add_trace(go.Histogram(
             x=compact(np.log10(shown[name])), name=f"{name} ({extra})" if extra else name,
             xbins={"start": low - size / 2, "end": high + size, "size": size},
-            opacity=0.6, marker={"color": colours[name]},
-            hovertemplate="log10 steps %{x}: %{y} neurons<extra>" + name + "</extra>"))
+            opacity=0.6 if rows == 1 else 0.9, marker={"color": colours[name]},
+            hovertemplate="log10 steps %{x}: %{y} neurons<extra>" + name + "</extra>"),
+            row=row if rows > 1 else 1, col=1)
     tickvals, ticktext = log_ticks(low, high)
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(tickvals=tickvals, ticktext=ticktext)
     label = "τ" if which == "tau" else "half-life"
+    if rows > 1:
+        fig.update_layout(height=max(400, 90 * rows + 120))
+        fig.update_yaxes(title_text=None, nticks=3)
+        fig.update_xaxes(title_text=f"{label} (steps, log scale)", row=rows, col=1)
+        return styled(fig, title, None, None)
     return styled(fig, title, f"{label} (steps, log scale)", "neurons")
 
 
@@ -146,11 +160,13 @@ def flag_counts(flags: Mapping[str, Any], *, title: str = "Flagged neurons") -> 
         Grouped ``Bar`` traces, one per layer, x the flags.
     """
     fig = go.Figure()
+    colours = series_colours(list(flags))
     for name, value in flags.items():
         value = getattr(value, "flags", value)
         table = value.as_dict() if hasattr(value, "as_dict") else dict(value)
         counts = [int(to_numpy(v, bool).sum()) for v in table.values()]
         fig.add_trace(go.Bar(x=[k.replace("_", " ") for k in table], y=counts, name=name,
+                             marker={"color": colours[name]},
                              hovertemplate=name + ": %{y} neurons %{x}<extra></extra>"))
     fig.update_layout(barmode="group")
     return styled(fig, title, "flag", "neurons")

@@ -57,9 +57,20 @@ def sort_orders(table: dict[str, Tensor], impact: list[int] | None = None) -> di
     return orders
 
 
-def layer_heatmap(run: Run, layer: str, sequence: int, orders: dict[str, list[int]]) -> go.Figure:
-    """Neuron × time map of one sequence, with the sort menu (re-sorts in the browser)."""
-    return sortable_heatmap(run.states(layer, sequence).numpy(), orders, title=layer)
+#: A span of steps ``[start, end)`` of one sequence; ``None`` is the whole sequence.
+Window = tuple[int, int] | None
+
+
+def _span(window: Window) -> slice:
+    return slice(None) if window is None else slice(*window)
+
+
+def layer_heatmap(run: Run, layer: str, sequence: int, orders: dict[str, list[int]],
+                  window: Window = None) -> go.Figure:
+    """Neuron × time map of one sequence (of its ``window``), with the sort menu (re-sorts in
+    the browser)."""
+    return sortable_heatmap(run.states(layer, sequence)[_span(window)].numpy(), orders,
+                            title=layer, start=0 if window is None else window[0])
 
 
 def is_indrnn(run: Run, layer: str) -> bool:
@@ -105,14 +116,16 @@ def neuron_numbers(run: Run, layer: str, table: dict[str, Tensor],
     return [(label, f"{float(table[key][neuron]):.4g}") for label, key in shown]
 
 
-def trace_figure(run: Run, layer: str, sequence: int, neuron: int) -> go.Figure:
-    """The neuron's state (and pre-activation) over the sequence."""
-    states = run.states(layer, sequence)
+def trace_figure(run: Run, layer: str, sequence: int, neuron: int,
+                 window: Window = None) -> go.Figure:
+    """The neuron's state (and pre-activation) over the sequence (over its ``window``)."""
+    span = _span(window)
+    states = run.states(layer, sequence)[span]
     pre = run.layers[layer].tensors.get("preactivation")
     return neuron_trace(states[:, neuron].numpy(),
                         None if pre is None else run.states(layer, sequence, "preactivation")[
-                            :, neuron].numpy(),
-                        title=f"Neuron {neuron} over time")
+                            span, neuron].numpy(),
+                        title=f"Neuron {neuron} over time", start=span.start or 0)
 
 
 def drive_figure(model: nn.Module, run: Run, objective: Objective, layer: str,
@@ -151,16 +164,21 @@ class InputOverlay:
 
 
 def input_overlay(run: Run, objective: Objective, layer: str, sequence: int,
-                  neuron: int) -> InputOverlay | None:
-    """The text coloured by the neuron, or the image beside the neuron at each pixel; ``None``
-    for inputs that are neither."""
+                  neuron: int, window: Window = None) -> InputOverlay | None:
+    """The text coloured by the neuron (the text of the ``window``), or the image beside the
+    neuron at each pixel (blank outside the ``window``); ``None`` for inputs that are
+    neither."""
     values = run.states(layer, sequence)[:, neuron].numpy()
     texts = objective.texts(run.inputs[sequence: sequence + 1], run.lengths[sequence:
                                                                             sequence + 1])
+    span = _span(window)
     if texts is not None:
-        return InputOverlay(html=text_html(texts[0], values))
+        return InputOverlay(html=text_html(texts[0][span], values[span]))
     shape = objective.info.image_shape
     if shape is not None and len(values) == shape[0] * shape[1]:
+        if window is not None:
+            values = np.where((np.arange(len(values)) >= window[0]) &
+                              (np.arange(len(values)) < window[1]), values, np.nan)
         return InputOverlay(figure=pixel_overlay(
             run.inputs[sequence, :, 0].numpy(), values, shape=shape,
             permutation=objective.task.extras.get("permutation")))
