@@ -1,0 +1,355 @@
+"""What the neurons of a trained IndRNN do, in sentences a researcher can check.
+
+``python -m indrnn.explain models/NAME`` prints them. :func:`explain` returns them as
+:class:`Finding` objects, ranked by effect. Every finding is *discovered* on the task's validation
+split and *reported* on its test split (a claim is never scored on the data that suggested it),
+and every finding carries an intervention: the test metric with the model intact and with exactly
+the named neurons silenced (``h = 0``). A finding whose effect does not hold on the test split is
+left out.
+
+What findings are made of:
+
+* **effect**: the smallest set of neurons of a layer whose silencing does most of the layer's
+  damage (:func:`indrnn.analysis.causal.smallest_group`), with their memory (u, τ, half-life,
+  how much of a value they keep over the task's length);
+* **the adding problem's markers**: the neurons whose last state holds the first (or second)
+  marked value, with a linear probe's R² on test sequences against a misaligned baseline
+  (:func:`indrnn.analysis.probes.probe`) and how long after the marker they hold it;
+* **code**: the neurons that follow a property of the source text (in a string, in a comment,
+  bracket depth, indentation, column), with the same probe and baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from indrnn.analysis.causal import GroupEffect, group_effect, smallest_group
+from indrnn.analysis.discovery import pearson
+from indrnn.analysis.locate import indrnn_layers
+from indrnn.analysis.probes import probe
+from indrnn.checkpoint import Checkpoint, load
+from indrnn.data import load_task
+from indrnn.data.tracks import code_tracks
+from indrnn.objectives import LanguageModel, Objective, Regression, card_objective
+from indrnn.run import run_model
+
+#: A finding is kept when silencing its neurons makes the test metric this much worse: a
+#: relative rise for an error (MSE, bits per character), an absolute drop for accuracy.
+MIN_RELATIVE_DAMAGE = 0.05
+MIN_ACCURACY_DROP = 0.01
+#: A probe finding is kept when its R² beats the misaligned baseline by this much.
+MIN_R2_ABOVE_CHANCE = 0.1
+#: Layers explained at most (first, middle and last of a deeper model).
+MAX_LAYERS = 3
+PROBED_NEURONS = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing some neurons of a layer do, with its numbers and its causal test.
+
+    Attributes
+    ----------
+    layer : str
+        A layer name as :func:`indrnn.record` gives it.
+    neurons : tuple of int
+    claim : str
+        One plain sentence with the key numbers.
+    evidence : dict of str to float
+        Named numbers behind the claim (u, τ, half-life, probe R², its chance level, ...).
+    metric : str
+        The task's held-out metric.
+    intact, silenced : float
+        That metric on the test split, with the model intact and with ``neurons`` silenced.
+    kind : str
+        ``"effect"``, ``"marker"`` or ``"code"``.
+    """
+
+    layer: str
+    neurons: tuple[int, ...]
+    claim: str
+    evidence: dict[str, float] = field(default_factory=dict)
+    metric: str = ""
+    intact: float = float("nan")
+    silenced: float = float("nan")
+    kind: str = "effect"
+
+    def as_dict(self) -> dict:
+        """Plain JSON-ready values (for a model card)."""
+        found = asdict(self)
+        found["neurons"] = list(self.neurons)
+        found["evidence"] = {k: _rounded(v) for k, v in self.evidence.items()}
+        found["intact"], found["silenced"] = _rounded(self.intact), _rounded(self.silenced)
+        return found
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        return cls(str(data["layer"]), tuple(int(n) for n in data["neurons"]),
+                   str(data["claim"]), {str(k): float(v) for k, v in data["evidence"].items()},
+                   str(data["metric"]), float(data["intact"]), float(data["silenced"]),
+                   str(data.get("kind", "effect")))
+
+
+def _rounded(value: float) -> float:
+    return float(f"{value:.5g}") if math.isfinite(value) else value
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much data each step reads: sequences (characters for a language model)."""
+
+    discover: int = 100
+    verify: int = 200
+    text_chars: int = 4096
+
+
+def explain(checkpoint: Checkpoint | str | Path, *, data: Objective | None = None,
+            budget: Budget = Budget(),
+            progress: Callable[[str], None] | None = None) -> list[Finding]:
+    """The findings of a trained model with IndRNN layers, largest effect first.
+
+    Parameters
+    ----------
+    checkpoint : Checkpoint or path
+        A loaded checkpoint or its path (``models/NAME``); its card names the task.
+    data : Objective, optional
+        The task's objective, when already built (else from the card).
+    budget : Budget
+        Samples read to discover findings (validation split) and to report them (test split).
+    progress : callable, optional
+        Called with a line before each step.
+
+    Returns
+    -------
+    list of Finding
+        Empty for a model without IndRNN layers.
+    """
+    if not isinstance(checkpoint, Checkpoint):
+        checkpoint = load(checkpoint)
+    model, card = checkpoint.model.eval(), checkpoint.card
+    objective = data if data is not None else card_objective(
+        load_task(card["task"], **card.get("task_kwargs", {})), card)
+    torch.set_flush_denormal(True)
+    say = progress or (lambda line: None)
+    findings: list[Finding] = []
+    for layer in _explained_layers(model):
+        say(f"{layer}: the neurons it cannot do without")
+        findings += _effect_findings(model, objective, layer, budget)
+        if isinstance(objective, Regression) and "marker" in (objective.info.channel_names or ()):
+            say(f"{layer}: the neurons that hold the marked values")
+            findings += _marker_findings(model, objective, layer, budget)
+        if isinstance(objective, LanguageModel):
+            say(f"{layer}: the neurons that follow the code")
+            findings += _code_findings(model, objective, layer, budget)
+    return sorted(findings, key=lambda f: -_relative_damage(f))
+
+
+def _explained_layers(model: nn.Module) -> list[str]:
+    names = list(indrnn_layers(model))
+    if len(names) <= MAX_LAYERS:
+        return names
+    return [names[0], names[len(names) // 2], names[-1]]
+
+
+def _relative_damage(finding: Finding) -> float:
+    if finding.metric == "accuracy":
+        return finding.intact - finding.silenced
+    return (finding.silenced - finding.intact) / max(abs(finding.intact), 1e-12)
+
+
+def _holds(effect: GroupEffect) -> bool:
+    if effect.metric == "accuracy":
+        return effect.damage >= MIN_ACCURACY_DROP
+    return effect.damage >= MIN_RELATIVE_DAMAGE * max(abs(effect.intact), 1e-12)
+
+
+def _limit(objective: Objective, budget: Budget, part: str) -> int:
+    if isinstance(objective, LanguageModel):
+        return budget.text_chars
+    return budget.discover if part == "discover" else budget.verify
+
+
+def _memory(model: nn.Module, layer: str, neurons: tuple[int, ...],
+            steps: int) -> tuple[str, dict[str, float]]:
+    """The neurons' memory in words and numbers: u, τ, half-life, what is kept over ``steps``."""
+    u = indrnn_layers(model)[layer].u.detach().double().cpu()[list(neurons)].numpy()
+    size = np.abs(u)
+    with np.errstate(divide="ignore"):
+        tau = np.where(size < 1, -1 / np.log(np.where(size > 0, size, 1e-300)), np.inf)
+    half = tau * math.log(2)
+    kept = float(np.median(np.minimum(size, 1.0) ** steps))
+    evidence = {"u_min": float(u.min()), "u_max": float(u.max()),
+                "tau_median": float(np.median(tau)), "half_life_median": float(np.median(half)),
+                f"kept_over_{steps}_steps": kept}
+    one = len(u) == 1
+    span = f"u {u.min():.4g}" if one else f"u {u.min():.4g} to {u.max():.4g}"
+    # A group's memory is that of its longest-lived neuron: the one that can carry a value.
+    longest = float(size.max())
+    who = "it" if one else f"the longest-lived (u {u[size.argmax()]:.4g})"
+    if longest >= 1:
+        words = f"{span}: {who} loses nothing of a value (|u| ≥ 1: it grows while on)"
+    elif longest ** steps >= 0.01:
+        words = f"{span}: {who} keeps {longest ** steps:.0%} of a value over {steps:,} steps"
+    else:
+        words = (f"{span}: short memory (half-life {math.log(0.5) / math.log(longest):.3g} "
+                 f"steps at most; a value is gone long before {steps:,} steps)")
+    return words, evidence
+
+
+def _neurons(neurons: tuple[int, ...]) -> str:
+    listed = ", ".join(str(n) for n in neurons)
+    return f"neuron {listed}" if len(neurons) == 1 else f"neurons {listed}"
+
+
+def _effect_words(effect: GroupEffect) -> str:
+    if effect.metric == "accuracy":
+        return (f"the test accuracy from {effect.intact:.1%} to {effect.edited:.1%}")
+    times = f" ({effect.ratio:.3g}×)" if math.isfinite(effect.ratio) else ""
+    return f"the test {effect.metric} from {effect.intact:.4g} to {effect.edited:.4g}{times}"
+
+
+def _steps(objective: Objective) -> int:
+    return int(getattr(objective, "window", 0) or objective.info.seq_len or 1)
+
+
+def _effect_findings(model: nn.Module, objective: Objective, layer: str,
+                     budget: Budget) -> list[Finding]:
+    found = smallest_group(model, objective, layer, split="valid",
+                           limit=_limit(objective, budget, "discover"))
+    if not found.neurons:
+        return []
+    effect = group_effect(model, objective, layer, found.neurons, split="test",
+                          limit=_limit(objective, budget, "verify"))
+    if not _holds(effect):
+        return []
+    words, evidence = _memory(model, layer, effect.neurons, _steps(objective))
+    evidence["discovered_silenced"] = found.edited
+    claim = (f"Silencing {_neurons(effect.neurons)} of {layer} takes {_effect_words(effect)}; "
+             f"{words}.")
+    return [Finding(layer, effect.neurons, claim, evidence, effect.metric, effect.intact,
+                    effect.edited, "effect")]
+
+
+def _layer_states(model: nn.Module, objective: Objective, inputs: torch.Tensor,
+                  lengths: torch.Tensor | None, layer: str) -> np.ndarray:
+    """``(T, B, N)`` the layer's states on ``inputs``."""
+    run = run_model(model, inputs, lengths, objective)
+    return run.layers[layer].hidden.double().numpy()
+
+
+def _marker_findings(model: nn.Module, objective: Objective, layer: str,
+                     budget: Budget) -> list[Finding]:
+    """The neurons whose last state holds each marked value of the adding problem."""
+    parts = {}
+    for split, count in (("valid", budget.discover), ("test", budget.verify)):
+        data = getattr(objective.task, split)
+        x = data.inputs[:count]
+        marks = [torch.nonzero(row[:, 1] > 0).flatten() for row in x]
+        if any(len(m) < 2 for m in marks):
+            return []
+        first = torch.stack([m[0] for m in marks])
+        second = torch.stack([m[-1] for m in marks])
+        rows = torch.arange(len(x))
+        parts[split] = (_layer_states(model, objective, x, None, layer)[-1],
+                        {"first": (x[rows, first, 0].double().numpy(), first.double().numpy()),
+                         "second": (x[rows, second, 0].double().numpy(),
+                                    second.double().numpy())}, x.shape[1])
+    (fit_states, fit_values, _), (test_states, test_values, steps) = parts["valid"], parts["test"]
+    findings = []
+    for which in ("first", "second"):
+        r = pearson(fit_states, fit_values[which][0])
+        neurons = tuple(int(n) for n in np.argsort(-np.abs(r))[:PROBED_NEURONS])
+        held = probe(fit_states[:, neurons], fit_values[which][0],
+                     test_states[:, neurons], test_values[which][0])
+        if not held.above_chance >= MIN_R2_ABOVE_CHANCE:
+            continue
+        effect = group_effect(model, objective, layer, neurons, split="test",
+                              limit=budget.verify)
+        words, evidence = _memory(model, layer, neurons, steps)
+        later = float(np.mean(steps - 1 - test_values[which][1]))
+        evidence.update({"probe_r2": held.r2, "probe_r2_chance": held.chance,
+                         "steps_held_mean": later,
+                         "r_discovery_max": float(np.abs(r[list(neurons)]).max())})
+        claim = (f"{_neurons(neurons).capitalize()} of {layer} hold the {which} marked value "
+                 f"to the last step, {later:,.0f} steps after its marker on average: their last "
+                 f"states give it with R² {held.r2:.2f} on test sequences (misaligned: "
+                 f"{held.chance:.2f}); {words}. Silencing them takes {_effect_words(effect)}.")
+        findings.append(Finding(layer, neurons, claim, evidence, effect.metric, effect.intact,
+                                effect.edited, "marker"))
+    return findings
+
+
+#: What each code track means, for the claim.
+CODE_TRACKS = {"in_string": "whether the character is inside a string",
+               "in_comment": "whether the character is inside a comment",
+               "bracket_depth": "how many brackets are open",
+               "indentation": "the indentation of the line",
+               "column": "the position in the line"}
+
+
+def _code_states(model: nn.Module, objective: LanguageModel, split: str, chars: int,
+                 layer: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The layer's states over ``chars`` characters of ``split`` in 8 lanes, and the code
+    tracks of those characters, one row per character."""
+    lanes = 8
+    tokens = getattr(objective.task, split)
+    width = max(1, min(chars, len(tokens) - 1) // lanes)
+    inputs = tokens[: lanes * width].view(lanes, width)
+    states = _layer_states(model, objective, inputs, None, layer)  # (T, B, N)
+    texts = objective.texts(inputs)
+    tracks = [code_tracks(text) for text in texts]
+    rows = states.transpose(1, 0, 2).reshape(lanes * width, -1)
+    return rows, {name: np.concatenate([t[name] for t in tracks]) for name in CODE_TRACKS}
+
+
+def _code_findings(model: nn.Module, objective: LanguageModel, layer: str,
+                   budget: Budget) -> list[Finding]:
+    fit_states, fit_tracks = _code_states(model, objective, "valid", budget.text_chars, layer)
+    test_states, test_tracks = _code_states(model, objective, "test", budget.text_chars, layer)
+    findings = []
+    for name, meaning in CODE_TRACKS.items():
+        r = pearson(fit_states, fit_tracks[name])
+        neurons = tuple(int(n) for n in np.argsort(-np.abs(r))[:PROBED_NEURONS])
+        held = probe(fit_states[:, neurons], fit_tracks[name], test_states[:, neurons],
+                     test_tracks[name])
+        if not held.above_chance >= MIN_R2_ABOVE_CHANCE:
+            continue
+        effect = group_effect(model, objective, layer, neurons, split="test",
+                              limit=budget.text_chars)
+        words, evidence = _memory(model, layer, neurons, _steps(objective))
+        evidence.update({"probe_r2": held.r2, "probe_r2_chance": held.chance,
+                         "r_discovery_max": float(np.abs(r[list(neurons)]).max())})
+        claim = (f"{_neurons(neurons).capitalize()} of {layer} follow {meaning} "
+                 f"(`{name}`): R² {held.r2:.2f} on test code (misaligned: {held.chance:.2f}); "
+                 f"{words}. Silencing them takes {_effect_words(effect)}.")
+        findings.append(Finding(layer, neurons, claim, evidence, effect.metric, effect.intact,
+                                effect.edited, "code"))
+    return findings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m indrnn.explain",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint", help="models/NAME (with or without .json)")
+    parser.add_argument("--top", type=int, default=None, help="print only the first N findings")
+    args = parser.parse_args(argv)
+    findings = explain(args.checkpoint, progress=lambda line: print(f"… {line}",
+                                                                    file=sys.stderr))
+    if not findings:
+        print("No finding holds on the test split (or the model has no IndRNN layer).")
+    for number, finding in enumerate(findings[: args.top], 1):
+        print(f"{number}. {finding.claim}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
