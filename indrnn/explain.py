@@ -22,6 +22,7 @@ What findings are made of:
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Callable
@@ -31,8 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
-from indrnn.analysis.causal import GroupEffect, group_effect, smallest_group
+from indrnn.analysis.causal import GroupEffect, group_effect, smallest_group, split_inputs
 from indrnn.analysis.discovery import pearson
 from indrnn.analysis.locate import indrnn_layers
 from indrnn.analysis.probes import probe
@@ -99,22 +101,39 @@ class Finding:
                    str(data.get("kind", "effect")))
 
 
-def _rounded(value: float) -> float:
-    return float(f"{value:.5g}") if math.isfinite(value) else value
+def _rounded(value: float) -> float | str:
+    """Five significant digits; ``"inf"``/``"nan"`` as text (card JSON has no infinities)."""
+    return float(f"{value:.5g}") if math.isfinite(value) else str(value)
+
+
+def card_findings(card: dict) -> list[Finding] | None:
+    """The findings stored in a model card (``python -m indrnn.explain --write``), or ``None``."""
+    stored = card.get("findings")
+    return None if stored is None else [Finding.from_dict(f) for f in stored]
 
 
 @dataclass(frozen=True)
 class Budget:
-    """How much data each step reads: sequences (characters for a language model)."""
+    """How much data each step reads: steps of the validation split to discover findings and
+    of the test split to report them (at least ``min_sequences`` sequences each), characters of
+    text for a language model."""
 
-    discover: int = 100
-    verify: int = 200
+    discover_steps: int = 100_000
+    verify_steps: int = 200_000
+    min_sequences: int = 32
+    max_sequences: int = 200  #: to discover; twice as many to report
     text_chars: int = 4096
+
+    def sequences(self, objective: Objective, part: str) -> int:
+        steps, most = ((self.discover_steps, self.max_sequences) if part == "discover" else
+                       (self.verify_steps, 2 * self.max_sequences))
+        wanted = steps // max(1, objective.info.seq_len or 1)
+        return min(most, max(self.min_sequences, wanted))
 
 
 def explain(checkpoint: Checkpoint | str | Path, *, data: Objective | None = None,
             budget: Budget = Budget(),
-            progress: Callable[[str], None] | None = None) -> list[Finding]:
+            progress: Callable[[int, int, str], None] | None = None) -> list[Finding]:
     """The findings of a trained model with IndRNN layers, largest effect first.
 
     Parameters
@@ -126,7 +145,7 @@ def explain(checkpoint: Checkpoint | str | Path, *, data: Objective | None = Non
     budget : Budget
         Samples read to discover findings (validation split) and to report them (test split).
     progress : callable, optional
-        Called with a line before each step.
+        ``progress(done, total, line)`` before each step (for a progress bar).
 
     Returns
     -------
@@ -135,21 +154,33 @@ def explain(checkpoint: Checkpoint | str | Path, *, data: Objective | None = Non
     """
     if not isinstance(checkpoint, Checkpoint):
         checkpoint = load(checkpoint)
-    model, card = checkpoint.model.eval(), checkpoint.card
+    card = checkpoint.card
     objective = data if data is not None else card_objective(
         load_task(card["task"], **card.get("task_kwargs", {})), card)
+    return explain_model(checkpoint.model, objective, budget=budget, progress=progress)
+
+
+def explain_model(model: nn.Module, objective: Objective, *, budget: Budget = Budget(),
+                  progress: Callable[[int, int, str], None] | None = None) -> list[Finding]:
+    """:func:`explain` for a model and its task's objective. ``progress(done, total, line)``
+    is called before each step."""
+    model = model.eval()
     torch.set_flush_denormal(True)
-    say = progress or (lambda line: None)
-    findings: list[Finding] = []
+    steps: list[tuple[str, Callable[[], list[Finding]]]] = []
     for layer in _explained_layers(model):
-        say(f"{layer}: the neurons it cannot do without")
-        findings += _effect_findings(model, objective, layer, budget)
+        steps.append((f"{layer}: the neurons it cannot do without",
+                      lambda layer=layer: _effect_findings(model, objective, layer, budget)))
         if isinstance(objective, Regression) and "marker" in (objective.info.channel_names or ()):
-            say(f"{layer}: the neurons that hold the marked values")
-            findings += _marker_findings(model, objective, layer, budget)
+            steps.append((f"{layer}: the neurons that hold the marked values",
+                          lambda layer=layer: _marker_findings(model, objective, layer, budget)))
         if isinstance(objective, LanguageModel):
-            say(f"{layer}: the neurons that follow the code")
-            findings += _code_findings(model, objective, layer, budget)
+            steps.append((f"{layer}: the neurons that follow the code",
+                          lambda layer=layer: _code_findings(model, objective, layer, budget)))
+    findings: list[Finding] = []
+    for done, (line, step) in enumerate(steps):
+        if progress is not None:
+            progress(done, len(steps), line)
+        findings += step()
     return sorted(findings, key=lambda f: -_relative_damage(f))
 
 
@@ -175,7 +206,7 @@ def _holds(effect: GroupEffect) -> bool:
 def _limit(objective: Objective, budget: Budget, part: str) -> int:
     if isinstance(objective, LanguageModel):
         return budget.text_chars
-    return budget.discover if part == "discover" else budget.verify
+    return budget.sequences(objective, part)
 
 
 def _memory(model: nn.Module, layer: str, neurons: tuple[int, ...],
@@ -191,18 +222,25 @@ def _memory(model: nn.Module, layer: str, neurons: tuple[int, ...],
                 "tau_median": float(np.median(tau)), "half_life_median": float(np.median(half)),
                 f"kept_over_{steps}_steps": kept}
     one = len(u) == 1
-    span = f"u {u.min():.4g}" if one else f"u {u.min():.4g} to {u.max():.4g}"
+    span = f"u {_u(u.min())}" if one else f"u {_u(u.min())} to {_u(u.max())}"
     # A group's memory is that of its longest-lived neuron: the one that can carry a value.
     longest = float(size.max())
-    who = "it" if one else f"the longest-lived (u {u[size.argmax()]:.4g})"
+    who = "it" if one else f"the longest-lived (u {_u(u[size.argmax()])})"
     if longest >= 1:
         words = f"{span}: {who} loses nothing of a value (|u| ≥ 1: it grows while on)"
     elif longest ** steps >= 0.01:
         words = f"{span}: {who} keeps {longest ** steps:.0%} of a value over {steps:,} steps"
+    elif longest == 0:
+        words = f"{span}: no memory (each step forgets the last)"
     else:
         words = (f"{span}: short memory (half-life {math.log(0.5) / math.log(longest):.3g} "
                  f"steps at most; a value is gone long before {steps:,} steps)")
     return words, evidence
+
+
+def _u(value: float) -> str:
+    """u with the digits that tell it from 1 where it is close to 1."""
+    return f"{value:.6g}" if abs(1 - abs(value)) < 0.01 else f"{value:.4g}"
 
 
 def _neurons(neurons: tuple[int, ...]) -> str:
@@ -250,9 +288,9 @@ def _marker_findings(model: nn.Module, objective: Objective, layer: str,
                      budget: Budget) -> list[Finding]:
     """The neurons whose last state holds each marked value of the adding problem."""
     parts = {}
-    for split, count in (("valid", budget.discover), ("test", budget.verify)):
-        data = getattr(objective.task, split)
-        x = data.inputs[:count]
+    for split, part in (("valid", "discover"), ("test", "verify")):
+        count = _limit(objective, budget, part)
+        x = split_inputs(objective, split, count)
         marks = [torch.nonzero(row[:, 1] > 0).flatten() for row in x]
         if any(len(m) < 2 for m in marks):
             return []
@@ -273,7 +311,7 @@ def _marker_findings(model: nn.Module, objective: Objective, layer: str,
         if not held.above_chance >= MIN_R2_ABOVE_CHANCE:
             continue
         effect = group_effect(model, objective, layer, neurons, split="test",
-                              limit=budget.verify)
+                              limit=_limit(objective, budget, "verify"))
         words, evidence = _memory(model, layer, neurons, steps)
         later = float(np.mean(steps - 1 - test_values[which][1]))
         evidence.update({"probe_r2": held.r2, "probe_r2_chance": held.chance,
@@ -300,14 +338,11 @@ def _code_states(model: nn.Module, objective: LanguageModel, split: str, chars: 
                  layer: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The layer's states over ``chars`` characters of ``split`` in 8 lanes, and the code
     tracks of those characters, one row per character."""
-    lanes = 8
-    tokens = getattr(objective.task, split)
-    width = max(1, min(chars, len(tokens) - 1) // lanes)
-    inputs = tokens[: lanes * width].view(lanes, width)
+    inputs = split_inputs(objective, split, 0, text_chars=chars)
     states = _layer_states(model, objective, inputs, None, layer)  # (T, B, N)
     texts = objective.texts(inputs)
     tracks = [code_tracks(text) for text in texts]
-    rows = states.transpose(1, 0, 2).reshape(lanes * width, -1)
+    rows = states.transpose(1, 0, 2).reshape(inputs.numel(), -1)
     return rows, {name: np.concatenate([t[name] for t in tracks]) for name in CODE_TRACKS}
 
 
@@ -336,18 +371,40 @@ def _code_findings(model: nn.Module, objective: LanguageModel, layer: str,
     return findings
 
 
+def write_findings(path: str | Path, findings: list[Finding]) -> Path:
+    """Store ``findings`` in the checkpoint's card (its JSON file; the weights are untouched)."""
+    card_file = Path(path).with_suffix(".json")
+    stored = json.loads(card_file.read_text())
+    stored["card"]["findings"] = [f.as_dict() for f in findings]
+    stored["card"]["findings_command"] = f"python -m indrnn.explain {card_file.with_suffix('')}"
+    card_file.write_text(json.dumps(stored, indent=1, allow_nan=False) + "\n")
+    return card_file
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m indrnn.explain",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", help="models/NAME (with or without .json)")
     parser.add_argument("--top", type=int, default=None, help="print only the first N findings")
+    parser.add_argument("--write", action="store_true",
+                        help="store the findings in the checkpoint's card")
     args = parser.parse_args(argv)
-    findings = explain(args.checkpoint, progress=lambda line: print(f"… {line}",
-                                                                    file=sys.stderr))
+    bar = tqdm(total=1, desc="explaining", file=sys.stderr, leave=False)
+
+    def progress(done: int, total: int, line: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_description(line)
+        bar.refresh()
+
+    findings = explain(args.checkpoint, progress=progress)
+    bar.close()
     if not findings:
         print("No finding holds on the test split (or the model has no IndRNN layer).")
     for number, finding in enumerate(findings[: args.top], 1):
         print(f"{number}. {finding.claim}")
+    if args.write:
+        print(f"written to {write_findings(args.checkpoint, findings)}")
     return 0
 
 

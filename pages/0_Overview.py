@@ -5,10 +5,11 @@ import streamlit as st
 
 from indrnn import catalog
 from indrnn.limits import describe as describe_limits
+from indrnn.views.findings import finding_views
 from indrnn.views.overview import card_lines, first_prediction, input_view, layer_activity
 from indrnn.views.predictions import prediction_lines
 from ui.sidebar import sidebar
-from ui.widgets import waiting_for_input
+from ui.widgets import model_findings, open_neuron, waiting_for_input
 
 context = sidebar()
 st.title("IndRNN Inspector")
@@ -41,6 +42,24 @@ with right:
     figure = first_prediction(context.name, context.run, objective, targets)
     if figure is not None:
         st.plotly_chart(figure, width="stretch", theme=None)
+
+st.subheader("What this model does")
+found = model_findings(context)
+if not found:
+    st.info("No finding: findings are made for IndRNN layers (this model has none), and only "
+            "those whose effect holds on the test split are shown.")
+else:
+    st.caption("Each finding was discovered on the validation split and measured on the test "
+               "split, with the named neurons silenced (h = 0) to test it.")
+for number, shown in enumerate(finding_views(found, context.run, objective), 1):
+    st.markdown(f"**{number}.** {shown.claim}")
+    if shown.on_input:
+        st.caption(shown.on_input)
+    buttons = st.columns(max(4, len(shown.neurons)))
+    for column, neuron in zip(buttons, shown.neurons):
+        if column.button(f"Neuron {neuron} of {shown.layer}", key=f"finding_{number}_{neuron}",
+                         help="Open this neuron on the Neurons page"):
+            open_neuron(shown.layer, neuron)
 
 st.subheader("The input")
 shown = input_view(context.run, objective)

@@ -65,7 +65,7 @@ def test_the_adding_models_top_finding_holds_when_recomputed_by_zeroing_readout_
     with torch.no_grad():
         model.head.weight[:, list(top.neurons)] = 0
     test = objective.task.test
-    limit = E.Budget().verify
+    limit = E.Budget().sequences(objective, "verify")
     inputs, targets = test.inputs[:limit], test.targets[:limit]
     silenced = F.mse_loss(model(inputs)[0], targets).item()
     intact = F.mse_loss(checkpoint.model(inputs)[0], targets).item()

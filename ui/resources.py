@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from indrnn import catalog
 from indrnn.checkpoint import Checkpoint
 from indrnn.data import load_task
 from indrnn.devices import default_device, device_name
+from indrnn.explain import Finding, card_findings, explain_model
 from indrnn.objectives import card_objective
 from indrnn.run import Run, run_held_out
 
@@ -83,6 +86,32 @@ def held_out_run(name: str) -> Run:
                                                        if v.ndim < 3})
               for key, layer in run.layers.items()}
     return dataclasses.replace(run, recording=dataclasses.replace(run.recording, layers=layers))
+
+
+_FINDINGS: dict[str, list[Finding]] = {}
+_FINDINGS_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def findings(name: str, progress: Callable[[int, int, str], None] | None = None,
+             ) -> list[Finding]:
+    """A listed model's findings (:mod:`indrnn.explain`): those stored in its card, else
+    computed once per server and shared by every session (a second session asking while the
+    first computes waits for it instead of computing them again)."""
+    with _LOCKS_LOCK:
+        lock = _FINDINGS_LOCKS.setdefault(name, threading.Lock())
+    with lock:
+        if name not in _FINDINGS:
+            checkpoint = pretrained(name)
+            stored = card_findings(checkpoint.card)
+            if stored is None:
+                card = checkpoint.card
+                task = task_data(card["task"],
+                                 json.dumps(card.get("task_kwargs", {}), sort_keys=True))
+                stored = explain_model(checkpoint.model, card_objective(task, card),
+                                       progress=progress)
+            _FINDINGS[name] = stored
+        return _FINDINGS[name]
 
 
 @st.cache_data(max_entries=1)

@@ -13,6 +13,7 @@ import streamlit as st
 from indrnn import catalog
 from indrnn.analysis import NeuronInfluence, neuron_influence, rank_neurons, readout_layer
 from indrnn.analysis.ablation import NeuronImpact
+from indrnn.explain import Finding, explain_model
 from indrnn.run import Run, run_held_out
 from indrnn.views.memory import ModelRun
 from ui import resources
@@ -183,6 +184,35 @@ def comparison_runs(context: Context) -> list[ModelRun]:
     all run on the same input."""
     others = [] if context.uploaded else catalog.comparison_partners(context.name)
     return [this_model(context), *(_on_this_input(context, other.name) for other in others)]
+
+
+def model_findings(context: Context) -> list[Finding]:
+    """The model's findings (:mod:`indrnn.explain`), with a progress bar while they are made:
+    a listed model's once per server (:func:`ui.resources.findings`), an upload's once per
+    session."""
+    bar = None
+
+    def progress(done: int, total: int, line: str) -> None:
+        nonlocal bar
+        bar = bar or st.progress(0.0)
+        bar.progress(done / total, text=f"Finding what the neurons do: {line}…")
+
+    if not context.uploaded:
+        found = resources.findings(context.name, progress)
+    else:
+        found = cached("findings", context.name, lambda: explain_model(
+            context.model, context.objective, progress=progress), most=1)
+    if bar is not None:
+        bar.empty()
+    return found
+
+
+def open_neuron(layer: str, neuron: int) -> None:
+    """Go to the Neurons page on ``neuron`` of ``layer``: a choice made elsewhere gives way."""
+    for key, value in (("layer_choice", layer), ("neuron_choice", str(neuron))):
+        st.session_state.pop(key, None)
+        st.session_state[f"kept_{key}"] = value
+    st.switch_page("pages/1_Neurons.py")
 
 
 KEPT_RANKINGS = 16  #: neuron rankings by ablation impact kept per session

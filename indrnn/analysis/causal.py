@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from indrnn.analysis.ablation import Ablation, ablations_applied, rank_neurons
-from indrnn.objectives import Objective
+from indrnn.objectives import LanguageModel, Objective
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,17 @@ class GroupEffect:
         return self.edited / self.intact if self.intact else float("inf")
 
 
+def split_inputs(objective: Objective, split: str, count: int, *, text_chars: int = 4096,
+                 lanes: int = 8) -> torch.Tensor:
+    """The model's input for the first ``count`` sequences of ``split``; for a language model,
+    its first ``text_chars`` characters in ``lanes`` lanes."""
+    data = getattr(objective.task, split)
+    if isinstance(objective, LanguageModel):
+        width = max(1, min(text_chars, len(data) - 1) // lanes)
+        return data[: lanes * width].view(lanes, width)
+    return data.inputs[:count]
+
+
 def metric_with(model: nn.Module, objective: Objective, layer: str, neurons: Sequence[int],
                 mode: str = "silence", *, split: str = "valid",
                 limit: int | None = None) -> float:
@@ -82,16 +93,16 @@ def smallest_group(model: nn.Module, objective: Objective, layer: str, *, mode: 
     """The smallest set of neurons of ``layer`` whose silencing does most of the damage.
 
     The ``candidates`` neurons that move the output most when silenced alone (batched runs on
-    ``rank_on`` samples of ``split``) are the pool. Neurons are then added greedily, each time
-    the one whose addition hurts the metric most, until the set does ``share`` of the damage of
-    silencing the whole pool, or holds ``most`` neurons.
+    ``rank_on`` sequences of ``split``, the data it is scored on) are the pool. Neurons are then
+    added greedily, each time the one whose addition hurts the metric most, until the set does
+    ``share`` of the damage of silencing the whole pool, or holds ``most`` neurons.
 
     Returns
     -------
     GroupEffect
         Scored on ``split`` (``limit`` samples): rescore it on other data before reporting it.
     """
-    inputs = objective.held_out(rank_on, text_chars=2000).inputs
+    inputs = split_inputs(objective, split, rank_on, text_chars=2000)
     pool = rank_neurons(model, inputs, layer, mode=mode).neurons[:candidates].tolist()
     private = copy.deepcopy(model)
 

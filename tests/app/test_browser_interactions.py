@@ -69,3 +69,22 @@ def test_the_export_link_reopens_the_view_in_a_fresh_browser(server, browser):
     wait_for_chart(again, f"Neuron {neuron} over time")  # fails after its timeout otherwise
     assert query(again)["ablate"] == ablated  # carried for the Ablation page
     fresh.close()
+
+
+def test_a_neuron_named_by_a_finding_opens_on_the_neurons_page_after_a_click(server, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/?model=adding1000_indrnn")
+    settle(page)
+    assert_healthy(page, "Overview")
+    page.get_by_text("What this model does").wait_for()
+    button = page.get_by_role("button", name="Neuron ").first
+    name = button.inner_text().strip()  # "Neuron 0 of body.l1"
+    neuron, layer = name.split()[1], name.split(" of ")[1]
+    button.click()
+    settle(page)
+    assert_healthy(page, "Neurons opened from a finding")
+    assert "/Neurons" in page.url, page.url
+    assert query(page)["layer"] == layer and query(page)["neuron"] == neuron, page.url
+    assert picked(page, "Neuron").split()[0] == neuron
+    wait_for_chart(page, f"Neuron {neuron} over time")
+    page.close()

@@ -1,0 +1,45 @@
+"""The Overview says what the model's neurons do (its findings, measured on the test split) and
+each named neuron opens on the Neurons page (AppTest)."""
+
+import torch
+from apptest import APP
+from streamlit.testing.v1 import AppTest
+
+from indrnn.explain import card_findings
+from ui import resources
+
+
+def _overview(model: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["model"] = model
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_overview_lists_the_findings_with_what_their_neurons_do_on_this_input():
+    torch.set_flush_denormal(True)
+    at = _overview("adding1000_indrnn")
+    assert "What this model does" in [h.value for h in at.subheader]
+    found = resources.findings("adding1000_indrnn")
+    assert found and found == card_findings(resources.pretrained("adding1000_indrnn").card)
+    said = [m.value for m in at.markdown]
+    assert any(found[0].claim in line for line in said), said
+    captions = " ".join(c.value for c in at.caption)
+    assert "On this input" in captions and "marker:" in captions  # the markers of this input
+
+
+def test_a_neuron_named_by_a_finding_opens_on_the_neurons_page():
+    torch.set_flush_denormal(True)
+    at = _overview("adding1000_indrnn")
+    top = resources.findings("adding1000_indrnn")[0]
+    neuron = top.neurons[-1]
+    at.button(key=f"finding_1_{neuron}").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="layer_choice").value == top.layer
+    assert at.selectbox(key="neuron_choice").value == neuron
+
+
+def test_a_model_without_indrnn_layers_says_why_it_has_no_finding():
+    at = _overview("adding1000_lstm")
+    assert any("findings are made for IndRNN layers" in i.value for i in at.info)
