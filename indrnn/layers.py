@@ -96,7 +96,8 @@ class IndRNNCell(nn.Module):
         Bounds on ``|u|``, applied by :meth:`clamp_recurrent_` and used for the initialisation
         ``u ~ U(recurrent_min or 0, recurrent_max or 1)``.
     backend : {"auto", "reference", "cpu", "gpu"}
-        Kernel for the step (the layer's, so the two agree bit for bit).
+        Kernel for the step: the layer's, so the two agree to float rounding (the matrix product
+        may round differently for one step than for a whole sequence).
 
     Shapes: ``input`` ``(B, input_size)`` or ``(input_size,)``; ``hx`` likewise with
     ``hidden_size``; returns ``h'`` of ``hx``'s shape.
@@ -144,7 +145,7 @@ class IndRNNCell(nn.Module):
             if tuple(hx.shape) != expected:
                 raise ValueError(f"hx must have shape {expected}, got {tuple(hx.shape)}")
             hx = hx.unsqueeze(0) if unbatched else hx
-        # Same projection and kernel as IndRNN, on a one-step sequence: identical numbers.
+        # Same projection and kernel as IndRNN, on a one-step sequence.
         a = F.linear(x.unsqueeze(0), self.weight_ih, self.bias_ih)
         h = indrnn_recurrence(a, self.weight_hh, hx, self.nonlinearity, self.backend)[0]
         return h.squeeze(0) if unbatched else h
