@@ -34,7 +34,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from indrnn.analysis.causal import GroupEffect, group_effect, smallest_group, split_inputs
+from indrnn.analysis.causal import (
+    GroupEffect,
+    group_effect,
+    smallest_group,
+    split_inputs,
+    spread_objective,
+)
 from indrnn.analysis.discovery import pearson
 from indrnn.analysis.locate import indrnn_layers
 from indrnn.analysis.probes import probe
@@ -118,14 +124,16 @@ class Budget:
     of the test split to report them (at least ``min_sequences`` sequences each), characters of
     text for a language model."""
 
-    discover_steps: int = 100_000
+    discover_steps: int = 50_000
     verify_steps: int = 200_000
     min_sequences: int = 32
     max_sequences: int = 200  #: to discover; twice as many to report
     text_chars: int = 4096
 
     def sequences(self, objective: Objective, part: str) -> int:
-        steps, most = ((self.discover_steps, self.max_sequences) if part == "discover" else
+        """Sequences read to ``"discover"`` (or ``"valid"``) and to ``"verify"`` (``"test"``)."""
+        steps, most = ((self.discover_steps, self.max_sequences)
+                       if part in ("discover", "valid") else
                        (self.verify_steps, 2 * self.max_sequences))
         wanted = steps // max(1, objective.info.seq_len or 1)
         return min(most, max(self.min_sequences, wanted))
@@ -166,6 +174,8 @@ def explain_model(model: nn.Module, objective: Objective, *, budget: Budget = Bu
     is called before each step."""
     model = model.eval()
     torch.set_flush_denormal(True)
+    objective = spread_objective(objective, {part: budget.sequences(objective, part)
+                                             for part in ("valid", "test")})
     steps: list[tuple[str, Callable[[], list[Finding]]]] = []
     for layer in _explained_layers(model):
         steps.append((f"{layer}: the neurons it cannot do without",
@@ -222,10 +232,13 @@ def _memory(model: nn.Module, layer: str, neurons: tuple[int, ...],
                 "tau_median": float(np.median(tau)), "half_life_median": float(np.median(half)),
                 f"kept_over_{steps}_steps": kept}
     one = len(u) == 1
-    span = f"u {_u(u.min())}" if one else f"u {_u(u.min())} to {_u(u.max())}"
+    low, high = _u(u.min()), _u(u.max())
+    alike = low == high  # the same to the digits shown
+    span = f"u {low}" if alike else f"u {low} to {high}"
     # A group's memory is that of its longest-lived neuron: the one that can carry a value.
     longest = float(size.max())
-    who = "it" if one else f"the longest-lived (u {_u(u[size.argmax()])})"
+    who = ("it" if one else "each" if alike else
+           f"the longest-lived (u {_u(u[size.argmax()])})")
     if longest >= 1:
         words = f"{span}: {who} loses nothing of a value (|u| ≥ 1: it grows while on)"
     elif longest ** steps >= 0.01:
@@ -248,11 +261,23 @@ def _neurons(neurons: tuple[int, ...]) -> str:
     return f"neuron {listed}" if len(neurons) == 1 else f"neurons {listed}"
 
 
+#: How a metric is named in a claim.
+METRIC_NAMES = {"mse": "MSE", "bits_per_char": "bits per character"}
+
+
 def _effect_words(effect: GroupEffect) -> str:
     if effect.metric == "accuracy":
         return (f"the test accuracy from {effect.intact:.1%} to {effect.edited:.1%}")
-    times = f" ({effect.ratio:.3g}×)" if math.isfinite(effect.ratio) else ""
-    return f"the test {effect.metric} from {effect.intact:.4g} to {effect.edited:.4g}{times}"
+    if not math.isfinite(effect.ratio):
+        change = ""
+    elif effect.ratio >= 1000:  # three significant digits, without an exponent
+        change = f" ({float(f'{effect.ratio:.3g}'):,.0f}×)"
+    elif effect.ratio >= 1.5:
+        change = f" ({effect.ratio:.3g}×)"
+    else:  # a small change reads better as a share
+        change = f" ({effect.ratio - 1:+.1%})"
+    name = METRIC_NAMES.get(effect.metric, effect.metric)
+    return f"the test {name} from {effect.intact:.4g} to {effect.edited:.4g}{change}"
 
 
 def _steps(objective: Objective) -> int:

@@ -4,6 +4,7 @@ activity."""
 import streamlit as st
 
 from indrnn import catalog
+from indrnn.analysis.locate import indrnn_layers
 from indrnn.limits import describe as describe_limits
 from indrnn.views.findings import finding_views
 from indrnn.views.overview import card_lines, first_prediction, input_view, layer_activity
@@ -45,13 +46,15 @@ with right:
 
 st.subheader("What this model does")
 found = model_findings(context)
-if not found:
-    st.info("No finding: findings are made for IndRNN layers (this model has none), and only "
-            "those whose effect holds on the test split are shown.")
-else:
+if found == []:  # None: an upload whose findings the user has not asked for yet
+    st.info("No finding: findings are made for IndRNN layers, and this model has none."
+            if not indrnn_layers(context.model) else
+            "No finding: no group of neurons whose silencing changes the metric held on the "
+            "test split.")
+elif found:
     st.caption("Each finding was discovered on the validation split and measured on the test "
                "split, with the named neurons silenced (h = 0) to test it.")
-for number, shown in enumerate(finding_views(found, context.run, objective), 1):
+for number, shown in enumerate(finding_views(found or [], context.run, objective), 1):
     st.markdown(f"**{number}.** {shown.claim}")
     if shown.on_input:
         st.caption(shown.on_input)

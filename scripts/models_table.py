@@ -173,6 +173,11 @@ def render(cards: list[dict[str, Any]], skipped: list[str]) -> str:
         ]
         if recipe.get("why"):
             lines += ["", f"Why: {recipe['why']}"]
+        if card.get("findings"):
+            lines += ["", "What its neurons do (`python -m indrnn.explain`; discovered on the "
+                      "validation split, measured on the test split):", ""]
+            lines += [f"{k}. {finding['claim']}" for k, finding in
+                      enumerate(card["findings"][:3], 1)]
         if card.get("paper"):
             lines += ["", f"Paper: {card['paper']}"]
     if skipped:

@@ -310,6 +310,18 @@ def test_models_table_lists_a_card(tmp_path):
     assert "10000 steps" in text and "1 h 02 min" in text and "x86_64 CPU" in text
     assert "the paper's network, sized for a CPU" in text
     assert "notes.json" in text and table.NO_CARDS not in text
+    assert "What its neurons do" not in text  # no findings in this card
+
+
+def test_models_table_shows_the_top_three_findings(tmp_path):
+    table = _script("models_table")
+    card = _fake_card("fake_adding")
+    card["findings"] = [{"claim": f"Claim {k}.", "layer": "body.l1", "neurons": [k]}
+                        for k in range(5)]
+    document = {"format": "indrnn-checkpoint", "version": 1, "card": card}
+    (tmp_path / "fake_adding.json").write_text(json.dumps(document), encoding="utf-8")
+    text = table.main(["--models", str(tmp_path)]).read_text(encoding="utf-8")
+    assert "1. Claim 0." in text and "3. Claim 2." in text and "Claim 3." not in text
 
 
 def test_models_table_with_no_cards(tmp_path):

@@ -64,9 +64,9 @@ def test_the_adding_models_top_finding_holds_when_recomputed_by_zeroing_readout_
     model = copy.deepcopy(checkpoint.model)
     with torch.no_grad():
         model.head.weight[:, list(top.neurons)] = 0
-    test = objective.task.test
-    limit = E.Budget().sequences(objective, "verify")
-    inputs, targets = test.inputs[:limit], test.targets[:limit]
+    test = objective.task.test  # the findings' test sequences: spread over the split
+    index = torch.linspace(0, len(test) - 1, E.Budget().sequences(objective, "verify"))
+    inputs, targets = test.inputs[index.round().long()], test.targets[index.round().long()]
     silenced = F.mse_loss(model(inputs)[0], targets).item()
     intact = F.mse_loss(checkpoint.model(inputs)[0], targets).item()
     assert intact == pytest.approx(top.intact, rel=1e-4)
@@ -94,4 +94,4 @@ def test_the_command_line_prints_the_findings(capsys):
     torch.set_flush_denormal(True)
     assert E.main(["models/adding100_indrnn", "--top", "2"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed and printed[0].startswith("1. ") and "test mse" in printed[0]
+    assert printed and printed[0].startswith("1. ") and "test MSE" in printed[0]

@@ -13,7 +13,7 @@ import streamlit as st
 from indrnn import catalog
 from indrnn.analysis import NeuronInfluence, neuron_influence, rank_neurons, readout_layer
 from indrnn.analysis.ablation import NeuronImpact
-from indrnn.explain import Finding, explain_model
+from indrnn.explain import Finding, card_findings, explain_model
 from indrnn.run import Run, run_held_out
 from indrnn.views.memory import ModelRun
 from ui import resources
@@ -186,10 +186,13 @@ def comparison_runs(context: Context) -> list[ModelRun]:
     return [this_model(context), *(_on_this_input(context, other.name) for other in others)]
 
 
-def model_findings(context: Context) -> list[Finding]:
-    """The model's findings (:mod:`indrnn.explain`), with a progress bar while they are made:
-    a listed model's once per server (:func:`ui.resources.findings`), an upload's once per
-    session."""
+def model_findings(context: Context) -> list[Finding] | None:
+    """The model's findings (:mod:`indrnn.explain`), with a progress bar while they are made.
+
+    A listed model's are its card's, else made once per server (:func:`ui.resources.findings`).
+    An upload's are its card's, else made once per session when the user asks (a button: they
+    take up to a minute on a large model); ``None`` until then.
+    """
     bar = None
 
     def progress(done: int, total: int, line: str) -> None:
@@ -200,8 +203,18 @@ def model_findings(context: Context) -> list[Finding]:
     if not context.uploaded:
         found = resources.findings(context.name, progress)
     else:
-        found = cached("findings", context.name, lambda: explain_model(
-            context.model, context.objective, progress=progress), most=1)
+        found = card_findings(context.card)
+        if found is None:
+            found = cached_value("findings", context.name)
+        if found is None:
+            if not st.button("Find what its neurons do", key="make_findings",
+                             help="Silences groups of neurons and probes their states on the "
+                                  "task's validation and test splits (up to a minute)"):
+                st.caption("Its card stores no findings (`python -m indrnn.explain PATH "
+                           "--write` stores them).")
+                return None
+            found = cached("findings", context.name, lambda: explain_model(
+                context.model, context.objective, progress=progress), most=1)
     if bar is not None:
         bar.empty()
     return found

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from indrnn.analysis.ablation import Ablation, ablations_applied, rank_neurons
+from indrnn.data.base import SequenceSplit
 from indrnn.objectives import LanguageModel, Objective
 
 
@@ -54,6 +55,35 @@ class GroupEffect:
         return self.edited / self.intact if self.intact else float("inf")
 
 
+class _SpreadTask:
+    """A task whose named splits are evenly spread subsets of its own (everything else is the
+    task's): the first samples of a split stored class by class would be one class."""
+
+    def __init__(self, task: object, splits: dict[str, SequenceSplit]):
+        self._task, self._splits = task, splits
+
+    def __getattr__(self, name: str) -> object:
+        splits = self.__dict__.get("_splits", {})
+        return splits[name] if name in splits else getattr(self.__dict__["_task"], name)
+
+
+def spread_objective(objective: Objective, sizes: dict[str, int]) -> Objective:
+    """A copy of ``objective`` whose splits (``{"valid": 100, "test": 200}``) hold that many
+    samples spread evenly over the original split; a language model's text stays contiguous
+    (its objective is returned as it is)."""
+    if isinstance(objective, LanguageModel):
+        return objective
+    splits = {}
+    for name, count in sizes.items():
+        split: SequenceSplit = getattr(objective.task, name)
+        index = torch.linspace(0, len(split) - 1, min(count, len(split))).round().long()
+        splits[name] = SequenceSplit(split.inputs[index], split.targets[index],
+                                     None if split.lengths is None else split.lengths[index])
+    spread = copy.copy(objective)
+    spread.task = _SpreadTask(objective.task, splits)
+    return spread
+
+
 def split_inputs(objective: Objective, split: str, count: int, *, text_chars: int = 4096,
                  lanes: int = 8) -> torch.Tensor:
     """The model's input for the first ``count`` sequences of ``split``; for a language model,
@@ -87,7 +117,7 @@ def group_effect(model: nn.Module, objective: Objective, layer: str, neurons: Se
 
 
 def smallest_group(model: nn.Module, objective: Objective, layer: str, *, mode: str = "silence",
-                   candidates: int = 12, most: int = 8, share: float = 0.9,
+                   candidates: int = 8, most: int = 6, share: float = 0.9,
                    split: str = "valid", limit: int | None = None, rank_on: int = 16,
                    progress: Callable[[int, int], None] | None = None) -> GroupEffect:
     """The smallest set of neurons of ``layer`` whose silencing does most of the damage.

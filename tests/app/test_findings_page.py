@@ -5,6 +5,7 @@ import torch
 from apptest import APP
 from streamlit.testing.v1 import AppTest
 
+import indrnn
 from indrnn.explain import card_findings
 from ui import resources
 
@@ -43,3 +44,25 @@ def test_a_neuron_named_by_a_finding_opens_on_the_neurons_page():
 def test_a_model_without_indrnn_layers_says_why_it_has_no_finding():
     at = _overview("adding1000_lstm")
     assert any("findings are made for IndRNN layers" in i.value for i in at.info)
+
+
+def test_an_uploaded_model_is_explained_when_the_user_asks(tmp_path):
+    """An upload whose card stores no findings gets a button, not a minute's wait on opening;
+    the findings it makes are the same as those of the listed model it is a copy of."""
+    torch.set_flush_denormal(True)
+    checkpoint = resources.pretrained("adding100_indrnn")
+    card = {k: v for k, v in checkpoint.card.items() if k not in ("findings", "findings_command")}
+    indrnn.save(checkpoint.model, tmp_path / "mine", card=card)
+    at = _overview("adding100_indrnn")
+    at.selectbox(key="model_choice").set_value("Upload a checkpoint…").run()
+    at.file_uploader(key="checkpoint_upload").set_value(
+        [("mine.json", (tmp_path / "mine.json").read_bytes(), "application/json"),
+         ("mine.safetensors", (tmp_path / "mine.safetensors").read_bytes(),
+          "application/octet-stream")]).run()
+    assert not at.exception, at.exception
+    assert not any(m.value.startswith("**1.**") for m in at.markdown)  # nothing made yet
+    at.button(key="make_findings").click().run()
+    assert not at.exception, at.exception
+    said = [m.value for m in at.markdown]
+    top = card_findings(checkpoint.card)[0]
+    assert any(top.claim in line for line in said), said
