@@ -43,6 +43,7 @@ from indrnn.analysis.causal import (
 )
 from indrnn.analysis.discovery import pearson
 from indrnn.analysis.locate import indrnn_layers
+from indrnn.analysis.patching import interchange_groups, slope_through_origin
 from indrnn.analysis.probes import probe
 from indrnn.checkpoint import Checkpoint, load
 from indrnn.data import load_task
@@ -122,13 +123,20 @@ def card_findings(card: dict) -> list[Finding] | None:
 class Budget:
     """How much data each step reads: steps of the validation split to discover findings and
     of the test split to report them (at least ``min_sequences`` sequences each), characters of
-    text for a language model."""
+    text for a language model, and steps of test sequences for each interchange test."""
 
     discover_steps: int = 50_000
     verify_steps: int = 200_000
     min_sequences: int = 32
     max_sequences: int = 200  #: to discover; twice as many to report
     text_chars: int = 4096
+    interchange_steps: int = 64_000
+    max_interchange_sequences: int = 64
+
+    def interchange_sequences(self, objective: Objective) -> int:
+        """Test sequences an interchange test reads (each costs a few runs of the model)."""
+        wanted = self.interchange_steps // max(1, objective.info.seq_len or 1)
+        return min(self.max_interchange_sequences, max(self.min_sequences, wanted))
 
     def sequences(self, objective: Objective, part: str) -> int:
         """Sequences read to ``"discover"`` (or ``"valid"``) and to ``"verify"`` (``"test"``)."""
@@ -326,6 +334,7 @@ def _marker_findings(model: nn.Module, objective: Objective, layer: str,
                         {"first": (x[rows, first, 0].double().numpy(), first.double().numpy()),
                          "second": (x[rows, second, 0].double().numpy(),
                                     second.double().numpy())}, x.shape[1])
+        marked = {"first": first, "second": second}
     (fit_states, fit_values, _), (test_states, test_values, steps) = parts["valid"], parts["test"]
     findings = []
     for which in ("first", "second"):
@@ -342,13 +351,58 @@ def _marker_findings(model: nn.Module, objective: Objective, layer: str,
         evidence.update({"probe_r2": held.r2, "probe_r2_chance": held.chance,
                          "steps_held_mean": later,
                          "r_discovery_max": float(np.abs(r[list(neurons)]).max())})
+        patched, patch_words = _marker_interchange(
+            model, objective, layer, which, [int(n) for n in np.argsort(-np.abs(r))],
+            len(neurons), marked[which], budget)
+        evidence.update(patched)
         claim = (f"{_neurons(neurons).capitalize()} of {layer} hold the {which} marked value "
                  f"to the last step, {later:,.0f} steps after its marker on average: their last "
                  f"states give it with R² {held.r2:.2f} on test sequences (misaligned: "
-                 f"{held.chance:.2f}); {words}. Silencing them takes {_effect_words(effect)}.")
+                 f"{held.chance:.2f}); {words}. Silencing them takes {_effect_words(effect)}. "
+                 f"{patch_words}")
         findings.append(Finding(layer, neurons, claim, evidence, effect.metric, effect.intact,
                                 effect.edited, "marker"))
     return findings
+
+
+#: The share of a marked value's effect that a patched group must carry to be named as the
+#: neurons that carry it (:func:`_marker_interchange`).
+CARRIED_SHARE = 0.8
+
+
+def _marker_interchange(model: nn.Module, objective: Objective, layer: str, which: str,
+                        ranked: list[int], size: int, marked: torch.Tensor,
+                        budget: Budget) -> tuple[dict[str, float], str]:
+    """Interchange test of a marker claim, on test sequences: give the ``size`` best-ranked
+    neurons (and then twice, four times... as many) the states they have on the same sequences
+    with the ``which`` marked value taken from another sequence, and fit how far the prediction
+    moves per unit of change (1: it follows the value as a sum does)."""
+    count = min(len(marked), budget.interchange_sequences(objective))
+    base = split_inputs(objective, "test", len(marked))[:count]
+    positions, rows = marked[:count], torch.arange(count)
+    source = base.clone()
+    source[rows, positions, 0] = base[rows.roll(1), positions.roll(1), 0]
+    change = source[rows, positions, 0] - base[rows, positions, 0]
+    sizes = [size]
+    while sizes[-1] < len(ranked):
+        sizes.append(min(len(ranked), 2 * sizes[-1]))
+    results = interchange_groups(model, base, source, layer, [ranked[:k] for k in sizes])
+    network = slope_through_origin(results[0].source - results[0].base, change)
+    shares = [slope_through_origin(result.moved, change) for result in results]
+    evidence = {"interchange_share": shares[0], "interchange_share_network": network,
+                "interchange_sequences": float(count)}
+    words = (f"Given the states they have on the same sequences with another {which} value, "
+             f"they move the predicted sum by {shares[0]:.0%} of the change (the whole network "
+             f"on that input: {network:.0%})")
+    carried = next((k for k, share in zip(sizes, shares)
+                    if share >= CARRIED_SHARE * network), None)
+    if carried is not None and carried > size:
+        share = shares[sizes.index(carried)]
+        evidence.update({"interchange_carriers": float(carried),
+                         "interchange_carriers_share": share})
+        words += (f"; the value is spread: the {carried} neurons of {layer} that follow it most "
+                  f"carry {share:.0%}")
+    return evidence, words + "."
 
 
 #: What each code track means, for the claim.

@@ -1,4 +1,5 @@
-"""Change one IndRNN layer's states while a model runs, differently for each sequence of a batch.
+"""Change one IndRNN layer's states while a model runs: per batch element (:class:`NeuronEdits`),
+or to the states of another run (:class:`StatePatch`).
 
 Neurons of an IndRNN layer are independent: neuron ``n``'s states depend on its own input
 projection and its own ``u`` only. So silencing it (``h = 0``) or taking its memory (``u = 0``, so
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 
 from indrnn.kernels.reference import activate
 from indrnn.record import LayerNames
+from indrnn.recurrence import indrnn_recurrence
 
 _ACTIVE: contextvars.ContextVar[NeuronEdits | None] = contextvars.ContextVar(
     "indrnn_active_edits", default=None)
@@ -90,3 +92,82 @@ class NeuronEdits:
 def active_edits() -> NeuronEdits | None:
     """The edits of the enclosing ``with NeuronEdits(...)`` block, or ``None``."""
     return _ACTIVE.get()
+
+
+_PATCH: contextvars.ContextVar[StatePatch | None] = contextvars.ContextVar(
+    "indrnn_active_patch", default=None)
+
+
+class StatePatch:
+    """While active (``with StatePatch(...):``), give neurons of one layer other states.
+
+    Interchange intervention (activation patching): over ``window`` the neurons take the states
+    ``states`` (typically theirs on another input); after the window they run on from the last
+    patched state, by their own recurrence (``h_t = σ(a_t + u h_{t-1})``) on this input's
+    projection. The rest of the layer is untouched (the neurons are independent), and what
+    reads the layer sees the patched states.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model that runs (layer names as :func:`indrnn.record` gives them).
+    layer : str
+        A forward-direction IndRNN layer.
+    neurons : sequence of int
+        The neurons patched.
+    states : Tensor
+        ``(T, B, len(neurons))``, in time-major order: the states they take.
+    window : (int, int), optional
+        Steps ``start <= t < stop`` that are patched; the whole sequence when omitted.
+    """
+
+    def __init__(self, model: nn.Module, layer: str, neurons: list[int] | tuple[int, ...],
+                 states: Tensor, window: tuple[int, int] | None = None):
+        if states.dim() != 3 or states.shape[2] != len(neurons):
+            raise ValueError(f"states must be (T, B, {len(neurons)}) for {len(neurons)} "
+                             f"neurons, got {tuple(states.shape)}")
+        self._name = LayerNames(model)
+        self.layer, self.states = layer, states
+        self.neurons = torch.as_tensor(list(neurons), dtype=torch.int64)
+        self.window = window
+        self.applied = 0
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> StatePatch:
+        self._token = _PATCH.set(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _PATCH.reset(self._token)
+
+    def patch(self, module: nn.Module, suffix: str, a: Tensor, u: Tensor, h: Tensor,
+              nonlinearity: str, reverse: bool) -> Tensor:
+        """The states ``h`` (``(T, B, N)``, from projection ``a``) of ``module``'s layer
+        ``suffix``, patched if it is this patch's layer; else ``h`` unchanged."""
+        if self._name(module, suffix) != self.layer:
+            return h
+        if reverse:
+            raise ValueError(f"{self.layer}: patching runs forward in time; this is the "
+                             "backward direction of a bidirectional layer")
+        steps = h.shape[0]
+        start, stop = self.window or (0, steps)
+        if not 0 <= start < stop <= steps:
+            raise ValueError(f"window must satisfy 0 <= start < stop <= {steps}, got "
+                             f"({start}, {stop})")
+        if self.states.shape[:2] != h.shape[:2]:
+            raise ValueError(f"{self.layer}: states for {tuple(self.states.shape[:2])} "
+                             f"(steps, batch), the layer runs {tuple(h.shape[:2])}")
+        columns = self.neurons.to(h.device)
+        patched = h.clone()
+        patched[start:stop, :, columns] = self.states[start:stop].to(h.device, h.dtype)
+        if stop < steps:  # the neurons run on from their patched state
+            patched[stop:, :, columns] = indrnn_recurrence(
+                a[stop:, :, columns].contiguous(), u[columns].contiguous(),
+                patched[stop - 1, :, columns].contiguous(), nonlinearity)
+        self.applied += 1
+        return patched
+
+
+def active_patch() -> StatePatch | None:
+    """The patch of the enclosing ``with StatePatch(...)`` block, or ``None``."""
+    return _PATCH.get()

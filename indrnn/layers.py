@@ -25,7 +25,7 @@ from indrnn.bounds import (
     init_recurrent_weight_,
     per_layer,
 )
-from indrnn.interventions import active_edits
+from indrnn.interventions import active_edits, active_patch
 from indrnn.kernels import NONLINEARITIES
 from indrnn.record import active_recorder
 from indrnn.recurrence import BACKENDS, indrnn_recurrence
@@ -72,6 +72,9 @@ def run_direction(owner: nn.Module, suffix: str, a: Tensor, u: Tensor, h0: Tenso
     edits = active_edits()
     if edits is not None:  # batched ablation: one neuron per batch element silenced or memoryless
         h_run = edits.edit(owner, suffix, a_run, h_run, nonlinearity)
+    patch = active_patch()
+    if patch is not None:  # interchange: chosen neurons take another run's states
+        h_run = patch.patch(owner, suffix, a_run, u, h_run, nonlinearity, reverse)
     h = reverse_time(h_run, lengths) if reverse else h_run
     recorder = active_recorder()
     if recorder is not None:

@@ -16,6 +16,9 @@ small dataclasses. None of them changes the model it is given.
 * :mod:`~indrnn.analysis.saturation`: LSTM gate saturation (Karpathy et al. 2015).
 * :mod:`~indrnn.analysis.downsample`: spike-preserving downsampling, layer activity summaries.
 * :mod:`~indrnn.analysis.locate`: the IndRNN layers of a model by recorded name.
+* :mod:`~indrnn.analysis.causal`: smallest groups of neurons that carry a layer's effect.
+* :mod:`~indrnn.analysis.probes`: linear probes of states, against a misaligned baseline.
+* :mod:`~indrnn.analysis.patching`: interchange (give neurons their states on another input).
 """
 
 from indrnn.analysis.ablation import (
@@ -52,11 +55,13 @@ from indrnn.analysis.memory import (
     paper_gamma,
     time_constant,
 )
+from indrnn.analysis.patching import Interchange, interchange
 from indrnn.analysis.patterns import find_pattern, neurons_on_in_window, top_activations
 from indrnn.analysis.saturation import gate_saturation
 
 __all__ = [
     "Ablation",
+    "Interchange",
     "NeuronInfluence",
     "ablated_copy",
     "ablation_metrics",
@@ -75,6 +80,7 @@ __all__ = [
     "indrnn_gradient_map",
     "indrnn_layers",
     "indrnn_memory",
+    "interchange",
     "label_selectivity",
     "layer_activity",
     "lstm_cell_gradient_map",
