@@ -10,7 +10,7 @@ from indrnn.views.findings import finding_views
 from indrnn.views.overview import card_lines, first_prediction, input_view, layer_activity
 from indrnn.views.predictions import prediction_lines
 from ui.sidebar import sidebar
-from ui.widgets import model_findings, open_neuron, waiting_for_input
+from ui.widgets import finding_buttons, model_findings, waiting_for_input
 
 context = sidebar()
 st.title("IndRNN Inspector")
@@ -58,11 +58,7 @@ for number, shown in enumerate(finding_views(found or [], context.run, objective
     st.markdown(f"**{number}.** {shown.claim}")
     if shown.on_input:
         st.caption(shown.on_input)
-    buttons = st.columns(max(4, len(shown.neurons)))
-    for column, neuron in zip(buttons, shown.neurons):
-        if column.button(f"Neuron {neuron} of {shown.layer}", key=f"finding_{number}_{neuron}",
-                         help="Open this neuron on the Neurons page"):
-            open_neuron(shown.layer, neuron)
+    finding_buttons(number, shown.layer, shown.neurons)
 
 st.subheader("The input")
 shown = input_view(context.run, objective)

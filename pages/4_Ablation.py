@@ -5,27 +5,23 @@ The shared model is never changed: every analysis here ablates a private copy.""
 
 import streamlit as st
 
-from indrnn import catalog
 from indrnn.analysis import Ablation, ablation_metrics
 from indrnn.views import ablation as view
-from indrnn.views.predictions import prediction_figure, predictions_side_by_side
 from ui.state import cached, remembered, remembered_set, reset_when_changed
-from ui.widgets import impact_ranking, influence, layer_picker, open_page, sequence_picker
+from ui.widgets import (
+    impact_ranking,
+    indrnn_only,
+    influence,
+    layer_picker,
+    open_page,
+    sequence_picker,
+)
 
 context = open_page("Ablation")
 model, run, objective = context.model, context.run, context.objective
 if not run.layers_of_kind("indrnn"):
-    other = None if context.uploaded else catalog.partner(context.name)
-    st.info("Ablation applies to IndRNN neurons: each one's state is its own, so one can be "
-            "silenced or lose its memory (u = 0) alone. This model has no IndRNN layer"
-            + (f"; the IndRNN trained on the same task is **{other.name}**: choose it in the "
-               "sidebar, and see both side by side on the IndRNN vs LSTM page."
-               if other is not None else "."))
-    sequence = sequence_picker(context)
-    st.plotly_chart(prediction_figure(predictions_side_by_side(
-        {context.name: run}, sequence, objective, context.parsed.targets)), width="stretch",
-        theme=None)
-    st.stop()
+    indrnn_only(context, "Ablation applies to IndRNN neurons: each one's state is its own, so "
+                "one can be silenced or lose its memory (u = 0) alone.")
 
 top = st.columns(3)
 layer = layer_picker(context, kinds=("indrnn",), where=top[0])

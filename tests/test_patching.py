@@ -112,3 +112,37 @@ def test_the_adding_models_second_marker_holders_carry_the_value_they_are_said_t
     others = [n for n in range(128) if n not in finding.neurons][:len(finding.neurons)]
     elsewhere = interchange(checkpoint.model, x, source, finding.layer, others)
     assert abs(slope_through_origin(elsewhere.moved, change)) < share / 3
+
+
+def test_the_page_views_build_sources_and_say_what_is_carried():
+    from indrnn.figures.patching import patch_bars, patch_states
+    from indrnn.objectives import card_objective
+    from indrnn.run import run_model
+    from indrnn.views import patching as view
+
+    torch.set_flush_denormal(True)
+    checkpoint = indrnn.load("models/japanesevowels_indrnn.json")
+    card = checkpoint.card
+    objective = card_objective(load_task(card["task"], **card.get("task_kwargs", {})), card)
+    held = objective.held_out(8)
+    run = run_model(checkpoint.model, held.inputs, held.lengths, objective)
+    steps = int(run.lengths[0])
+    sources = view.held_out_sources(objective, steps)
+    assert sources.inputs.shape[1] == steps and len(sources.labels) == len(sources.inputs)
+    assert all("test sequence" in label and "(" in label for label in sources.labels)
+    with pytest.raises(ValueError, match="step must be in 0"):
+        view.edited_input(run, 0, view.ValueEdit(steps, 0, 1.0))
+    same = view.patch_view(checkpoint.model, run, 0, "body.l1", [1, 2],
+                           run.sequence_inputs(0), objective)
+    assert view.carried_line(same) == ("The two inputs give the same output: there is no "
+                                       "difference to carry.")
+    other = view.patch_view(checkpoint.model, run, 0, "body.l1", list(range(64)),
+                            sources.inputs[3:4], objective)
+    assert "carry 100% of the difference" in view.carried_line(other)
+    outputs, states = view.patch_figures(other)
+    assert [t.name for t in outputs.data] == ["base", "source", "patched"]
+    assert len(states.data) == 3 * 6  # six neurons drawn, three runs each
+    with pytest.raises(ValueError, match="as many outputs"):
+        patch_bars([1, 2], [1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="one shape"):
+        patch_states(torch.zeros(5, 2), torch.zeros(5, 2), torch.zeros(4, 2), [0, 1])

@@ -16,6 +16,7 @@ from indrnn.analysis.ablation import NeuronImpact
 from indrnn.explain import Finding, card_findings, explain_model
 from indrnn.run import Run, run_held_out
 from indrnn.views.memory import ModelRun
+from indrnn.views.predictions import prediction_figure, predictions_side_by_side
 from ui import resources
 from ui.sidebar import Context, model_run, sidebar
 from ui.state import (
@@ -226,6 +227,45 @@ def open_neuron(layer: str, neuron: int) -> None:
         st.session_state.pop(key, None)
         st.session_state[f"kept_{key}"] = value
     st.switch_page("pages/1_Neurons.py")
+
+
+def indrnn_only(context: Context, why: str) -> None:
+    """For a model without IndRNN layers, on a page made for them: say ``why`` (the page needs
+    IndRNN neurons), name the IndRNN trained on the same task, show this model's prediction, and
+    stop the page."""
+    other = None if context.uploaded else catalog.partner(context.name)
+    st.info(why + " This model has no IndRNN layer"
+            + (f"; the IndRNN trained on the same task is **{other.name}**: choose it in the "
+               "sidebar, and see both side by side on the IndRNN vs LSTM page."
+               if other is not None else "."))
+    sequence = sequence_picker(context)
+    st.plotly_chart(prediction_figure(predictions_side_by_side(
+        {context.name: context.run}, sequence, context.objective, context.parsed.targets)),
+        width="stretch", theme=None)
+    st.stop()
+
+
+def finding_buttons(number: int, layer: str, neurons: tuple[int, ...]) -> None:
+    """Under finding ``number``: a button per neuron that opens it on the Neurons page, and one
+    that opens the Patching page on all of them."""
+    buttons = st.columns(max(4, len(neurons) + 1))
+    for column, neuron in zip(buttons, neurons):
+        if column.button(f"Neuron {neuron} of {layer}", key=f"finding_{number}_{neuron}",
+                         help="Open this neuron on the Neurons page"):
+            open_neuron(layer, neuron)
+    if buttons[len(neurons)].button("Patch them", key=f"finding_{number}_patch",
+                                    help="Give them another input's states on the Patching page"):
+        open_patching(layer, neurons)
+
+
+def open_patching(layer: str, neurons: tuple[int, ...]) -> None:
+    """Go to the Patching page with ``neurons`` of ``layer`` chosen for the patch."""
+    st.session_state.pop("layer_choice", None)
+    st.session_state["kept_layer_choice"] = layer
+    st.session_state.pop("patch_neurons", None)
+    st.session_state.pop("patch_neurons__depends", None)  # a new choice, not a stale one
+    st.session_state["kept_patch_neurons"] = ",".join(str(n) for n in neurons)
+    st.switch_page("pages/5_Patching.py")
 
 
 KEPT_RANKINGS = 16  #: neuron rankings by ablation impact kept per session

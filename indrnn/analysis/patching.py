@@ -29,6 +29,8 @@ class Interchange:
     ----------
     base, source, patched : Tensor
         The outputs as the model returns them (e.g. ``(B, K)``).
+    source_states, patched_states : Tensor
+        ``(T, B, len(neurons))``: the neurons' states on the source, and in the patched run.
     """
 
     layer: str
@@ -37,6 +39,8 @@ class Interchange:
     base: Tensor
     source: Tensor
     patched: Tensor
+    source_states: Tensor
+    patched_states: Tensor
 
     @property
     def moved(self) -> Tensor:
@@ -104,12 +108,14 @@ def interchange_groups(model: nn.Module, base: Tensor, source: Tensor, layer: st
             raise ValueError("name at least one neuron to patch")
         if not all(0 <= n < size for n in neurons):
             raise ValueError(f"neurons must be in 0..{size - 1} for {layer}, got {list(neurons)}")
-        with StatePatch(model, layer, neurons, hidden[:, :, list(neurons)], window) as patch:
-            patched = _call(model, base, lengths)
+        states = hidden[:, :, list(neurons)]
+        with StatePatch(model, layer, neurons, states, window) as patch:
+            patched = record(model, base) if lengths is None else record(model, base, lengths)
         if not patch.applied:
             raise ValueError(f"{layer} did not run while patched")
         results.append(Interchange(layer, neurons, window, base_output,
-                                   model_output(recording.output), patched))
+                                   model_output(recording.output), model_output(patched.output),
+                                   states, patched[layer].hidden[:, :, list(neurons)]))
     return results
 
 

@@ -62,7 +62,8 @@ def ablation_bars(original: ArrayLike, ablated: ArrayLike, *,
 
 def ablation_over_time(original: ArrayLike, ablated: ArrayLike, *, difference: bool = True,
                        max_points: int = MAX_POINTS, start: int = 0, y_title: str = "output",
-                       title: str = "Output over time, original vs ablated") -> go.Figure:
+                       title: str = "Output over time, original vs ablated",
+                       names: tuple[str, str] = ("original", "ablated")) -> go.Figure:
     """A per-step output (``readout="every"``: e.g. the probability of the true next character,
     or the loss per step) before and after an ablation.
 
@@ -77,20 +78,22 @@ def ablation_over_time(original: ArrayLike, ablated: ArrayLike, *, difference: b
     start : int
         Step number of the first value.
     y_title, title : str
+    names : (str, str)
+        The two lines' names.
 
     Returns
     -------
     plotly.graph_objects.Figure
-        ``Scatter`` lines "original", "ablated" (and "difference").
+        ``Scatter`` lines named ``names`` (and "difference").
     """
     before = to_numpy(original, np.float64).reshape(-1)
     after = to_numpy(ablated, np.float64).reshape(-1)
     if before.shape != after.shape:
         raise ValueError(f"original has {before.size} steps, ablated {after.size}")
-    series = {"original": before, "ablated": after}
+    series = {names[0]: before, names[1]: after}
     if difference:
         series["difference"] = after - before
-    styles = {"original": {"color": OKABE_ITO[0]}, "ablated": {"color": OKABE_ITO[5]},
+    styles = {names[0]: {"color": OKABE_ITO[0]}, names[1]: {"color": OKABE_ITO[5]},
               "difference": {"color": "#777777", "dash": "dot"}}
     fig = go.Figure()
     for name, values in series.items():

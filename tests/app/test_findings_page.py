@@ -66,3 +66,13 @@ def test_an_uploaded_model_is_explained_when_the_user_asks(tmp_path):
     said = [m.value for m in at.markdown]
     top = card_findings(checkpoint.card)[0]
     assert any(top.claim in line for line in said), said
+
+
+def test_a_finding_opens_the_patching_page_on_its_neurons():
+    torch.set_flush_denormal(True)
+    at = _overview("adding1000_indrnn")
+    second = resources.findings("adding1000_indrnn")[1]  # not the page's own default
+    at.button(key="finding_2_patch").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="layer_choice").value == second.layer
+    assert at.multiselect(key="patch_neurons").value == list(second.neurons)

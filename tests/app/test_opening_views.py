@@ -61,7 +61,7 @@ def test_ablation_opens_on_the_strongest_neuron_and_keeps_the_set_in_the_url():
 
 
 def test_discovery_reopens_the_neuron_box_on_the_new_tracks_strongest():
-    at = open_page("pages/6_Discovery.py", "adding100_indrnn")
+    at = open_page("pages/7_Discovery.py", "adding100_indrnn")
     correlations = next(iter(at.session_state["cache_discovery"].values()))
     first, second = list(correlations)[:2]
     at.selectbox(key="discovery_track").set_value(first).run()

@@ -41,7 +41,7 @@ def _texts(at: AppTest) -> str:
 
 def test_pattern_search_finds_a_picked_pattern_across_held_out_data():
     name = "basicmotions_indrnn"
-    at = open_page("pages/5_Patterns.py", name, layer="body.l0")
+    at = open_page("pages/6_Patterns.py", name, layer="body.l0")
     at.multiselect(key="pattern_neurons").set_value([1, 22]).run()
     at.number_input(key="pattern_threshold").set_value(0.5).run()
     at.number_input(key="pattern_min_length").set_value(3).run()
@@ -67,7 +67,7 @@ def test_pattern_search_finds_a_picked_pattern_across_held_out_data():
 
 def test_pattern_search_selects_neurons_from_a_window():
     name = "japanesevowels_lstm"
-    at = open_page("pages/5_Patterns.py", name, layer="body.l1")
+    at = open_page("pages/6_Patterns.py", name, layer="body.l1")
     at.radio(key="pattern_mode").set_value("select from a window").run()
     at.slider(key="pattern_window").set_value((5, 9)).run()
     at.number_input(key="pattern_threshold").set_value(0.2).run()
@@ -85,7 +85,7 @@ def test_pattern_search_selects_neurons_from_a_window():
 
 def test_discovery_ranks_neurons_by_track_and_by_class():
     name = "japanesevowels_indrnn"  # variable lengths: each sequence's own last step counts
-    at = open_page("pages/6_Discovery.py", name, layer="body.l1")
+    at = open_page("pages/7_Discovery.py", name, layer="body.l1")
     _ok(at)
     assert len(at.get("plotly_chart")) == 3  # tracks, one neuron vs one track, classes
     checkpoint = catalog.load_model(name)
@@ -117,13 +117,13 @@ def test_the_held_out_run_spreads_over_a_test_split_stored_class_by_class():
     assert len(index) == 40 and index[0] == 0 and index[-1] == len(task.test) - 1
     torch.testing.assert_close(data.inputs, task.test.inputs[index])
     assert task.test.targets[index].unique().tolist() == list(range(10))
-    at = open_page("pages/6_Discovery.py", "mnist5k_indrnn")
+    at = open_page("pages/7_Discovery.py", "mnist5k_indrnn")
     _ok(at)
     assert not any("all of one class" in i.value for i in at.info)
 
 
 def test_discovery_has_the_adding_problems_tracks():
-    at = open_page("pages/6_Discovery.py", "adding100_indrnn")
+    at = open_page("pages/7_Discovery.py", "adding100_indrnn")
     _ok(at)
     names = set(next(iter(at.session_state["cache_discovery"].values())))
     assert {"marker_seen", "steps_since_first_marker", "time step", "input marker"} <= names
@@ -139,7 +139,7 @@ def test_export_page_offers_the_run_tables_and_the_link(monkeypatch):
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
     name = "japanesevowels_indrnn"
-    at = open_page("pages/7_Export.py", name, layer="body.l1")
+    at = open_page("pages/8_Export.py", name, layer="body.l1")
     _ok(at)
     labels = " ".join(b.label for b in at.download_button)
     assert "Recording (NPZ" in labels and "body.l1 (CSV)" in labels and "Memory" in labels
@@ -176,20 +176,20 @@ def test_language_model_pages_show_text_tracks_and_matched_text(tmp_path):
         [("tinylm.json", card, "application/json"),
          ("tinylm.safetensors", weights, "application/octet-stream")]).run()
     _ok(at)
-    at.switch_page("pages/5_Patterns.py").run()
+    at.switch_page("pages/6_Patterns.py").run()
     _ok(at)
     assert at.get("plotly_chart")
     data = next(iter(at.session_state["cache_held_out_runs"].values()))
     best = at.dataframe[0].value.iloc[0]  # the seeded model's default pattern occurs
     matched = decode(data.inputs[int(best["sequence"])])[int(best["start"]):int(best["end"])]
     assert best["text"] == matched.replace("\n", "⏎").replace(" ", "␣")
-    at.switch_page("pages/6_Discovery.py").run()
+    at.switch_page("pages/7_Discovery.py").run()
     _ok(at)
     tracks = set(next(iter(at.session_state["cache_discovery"].values())))
     assert {"column", "indentation", "bracket_depth", "in_string", "in_comment"} <= tracks
     at.selectbox(key="discovery_track").set_value("column").run()
     _ok(at)
-    at.switch_page("pages/7_Export.py").run()
+    at.switch_page("pages/8_Export.py").run()
     _ok(at)
     assert at.get("plotly_chart")
     at.switch_page("pages/3_IndRNN_vs_LSTM.py").run()  # an upload has no partner: said so

@@ -65,7 +65,7 @@ def test_a_short_input_has_no_time_window():
 
 def test_the_pattern_threshold_and_window_are_in_the_link_and_reopen():
     torch.set_flush_denormal(True)
-    at = open_page("pages/5_Patterns.py", "adding100_indrnn")
+    at = open_page("pages/6_Patterns.py", "adding100_indrnn")
     at.number_input(key="pattern_threshold").set_value(0.25).run()
     assert _query(at, "threshold") == "0.25"
     at.radio(key="pattern_mode").set_value("select from a window").run()
@@ -74,7 +74,7 @@ def test_the_pattern_threshold_and_window_are_in_the_link_and_reopen():
     assert _query(at, "pattern_window") == "10-30"
     assert _query(at, "pattern_mode") == "select from a window"
 
-    reopened = open_page("pages/5_Patterns.py", "adding100_indrnn", threshold="0.25",
+    reopened = open_page("pages/6_Patterns.py", "adding100_indrnn", threshold="0.25",
                          pattern_mode="select from a window", pattern_window="10-30")
     assert reopened.number_input(key="pattern_threshold").value == 0.25
     assert reopened.slider(key="pattern_window").value == (10, 30)
