@@ -35,8 +35,10 @@ inputs, what = source
 shown = view.patch_view(context.model, run, sequence, layer, neurons, inputs,
                         context.objective, window)
 span = "every step" if window is None else f"steps {window[0]:,} to {window[1] - 1:,}"
-st.caption(f"Sequence {sequence} runs while neurons {', '.join(map(str, neurons))} of {layer} "
-           f"take, on {span}, the states they have on {what}.")
+named = (f"neuron {neurons[0]} of {layer} takes, on {span}, the states it has" if len(neurons) == 1
+         else f"neurons {', '.join(map(str, neurons))} of {layer} take, on {span}, the states "
+              "they have")
+st.caption(f"Sequence {sequence} runs while {named} on {what}.")
 outputs, states = view.patch_figures(shown)
 st.subheader("The output")
 st.plotly_chart(outputs, width="stretch", theme=None)

@@ -145,10 +145,12 @@ def patch_figures(view: PatchView) -> tuple[go.Figure, go.Figure]:
 def carried_line(view: PatchView) -> str:
     """How much of the source's effect on the output the patched neurons carry, in words."""
     change, count = view.change, len(view.neurons)
-    who = f"the {count} patched neuron{'s' if count > 1 else ''}"
+    who, carry = (("the patched neuron", "carries") if count == 1 else
+                  (f"the {count} patched neurons", "carry"))
     if change.per_step:
         moved = float((change.ablated - change.original).abs().mean())
-        return (f"Patched, {who} change the {change.measure} by {moved:.3g} per step on "
+        verb = "changes" if count == 1 else "change"
+        return (f"Patched, {who} {verb} the {change.measure} by {moved:.3g} per step on "
                 "average (the base input's own next characters are scored).")
     gap = (view.source - change.original).double()
     k = int(gap.abs().argmax())
@@ -160,7 +162,7 @@ def carried_line(view: PatchView) -> str:
     label = change.labels[k] if change.labels else str(k)
     return (f"{change.measure.capitalize()} of {label}, where the inputs differ most: "
             f"{base:.4g} on the base, {source:.4g} on the source, {patched:.4g} patched: "
-            f"{who} carry {share:.0%} of the difference.")
+            f"{who} {carry} {share:.0%} of the difference.")
 
 
 def finding_neurons(findings: Sequence[Finding], layer: str) -> list[int] | None:

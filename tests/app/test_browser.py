@@ -29,9 +29,9 @@ def test_every_page_renders_charts_without_errors(server, browser, model):
         page.screenshot(path=str(ARTIFACTS / f"{model}_{name or 'Overview'}.png"))
     # The page menu names every page by its title, the home page included (not "app").
     menu = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
-    assert [label.strip() for label in menu] == ["Overview", "Neurons", "Memory",
-                                                  "IndRNN vs LSTM", "Ablation", "Patterns",
-                                                  "Discovery", "Export"]
+    assert [label.strip() for label in menu] == ["Overview", "Neurons", "Memory", "IndRNN vs LSTM",
+                                                  "Ablation", "Patching", "Patterns", "Discovery",
+                                                  "Export"]
     page.close()
 
 

@@ -15,7 +15,7 @@ PAGE = "pages/5_Patching.py"
 
 def _carried(at) -> float:
     line = next(m.value for m in at.markdown if "of the difference" in m.value)
-    return float(re.search(r"carry (-?\d+)% of the difference", line).group(1)) / 100
+    return float(re.search(r"carr(?:y|ies) (-?\d+)% of the difference", line).group(1)) / 100
 
 
 def test_it_opens_on_the_findings_neurons_and_the_first_marker_and_says_what_they_carry():
