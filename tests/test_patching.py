@@ -146,3 +146,13 @@ def test_the_page_views_build_sources_and_say_what_is_carried():
         patch_bars([1, 2], [1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match="one shape"):
         patch_states(torch.zeros(5, 2), torch.zeros(5, 2), torch.zeros(4, 2), [0, 1])
+
+
+def test_the_carried_line_says_saturated_probabilities_without_exponents():
+    from indrnn.views.patching import _readable
+
+    assert _readable(3.837e-284) == "< 0.001"
+    assert _readable(-2e-9) == "> -0.001"
+    assert _readable(0.0) == "0"
+    assert _readable(0.64123) == "0.6412"
+    assert _readable(1234.5) == "1234"

@@ -161,8 +161,16 @@ def carried_line(view: PatchView) -> str:
     share = (patched - base) / (source - base)
     label = change.labels[k] if change.labels else str(k)
     return (f"{change.measure.capitalize()} of {label}, where the inputs differ most: "
-            f"{base:.4g} on the base, {source:.4g} on the source, {patched:.4g} patched: "
+            f"{_readable(base)} on the base, {_readable(source)} on the source, "
+            f"{_readable(patched)} patched: "
             f"{who} {carry} {share:.0%} of the difference.")
+
+
+def _readable(value: float) -> str:
+    """Four significant digits, with a saturated probability's 3.8e-284 said as "< 0.001"."""
+    if 0.0 < abs(value) < 1e-3:
+        return "< 0.001" if value > 0 else "> -0.001"
+    return f"{value:.4g}"
 
 
 def finding_neurons(findings: Sequence[Finding], layer: str) -> list[int] | None:
