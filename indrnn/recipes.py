@@ -204,18 +204,20 @@ def fashion(kind: str, permuted: bool = False) -> Recipe:
         task="permuted_fashion_mnist" if permuted else "fashion_mnist",
         task_kwargs={"num_valid": 5000},
         model={"body": bodies[kind], "num_outputs": 10}, batch_size=64,
-        lr=1e-3 if lstm else 5e-4, steps=6000, eval_every=500, patience=4,
-        lr_drops=(4000, 5200), chrono_timescale=steps if lstm else 0,
+        lr=1e-3 if lstm else 5e-4, steps=20000, eval_every=1000, patience=4,
+        lr_drops=(14000, 18000), chrono_timescale=steps if lstm else 0,
         paper=("no published pixel-by-pixel Fashion-MNIST RNN figure was found; for sequential "
                "MNIST the paper has IndRNN 6 layers 1.0% error, LSTM 1.8%, and for permuted "
                "MNIST IndRNN 4.0%, LSTM 12% (Li et al. 2018); Deep IndRNN res 0.61% / 2.75%"),
         why=("Fashion-MNIST's official 60,000/10,000 split with 5,000 training images held out "
              "(stratified, seed 0) for validation and model selection; the test set is scored "
              "once, by the written weights. The paper's 6 x 128 body with batch norm after each "
-             "layer, dropout 0.1, u < 5^(1/784) and the last layer's u > (1/5)^(1/784). 6,000 "
-             "steps of 64 (7 epochs) is what a 2-core CPU gives each model here in hours, so "
-             "the learning rate is higher than the paper's 2e-4 (5e-4; LSTM 1e-3 as for the "
-             "MNIST LSTM, chrono-initialised) with fixed cuts x0.2 at steps 4,000 and 5,200. "
+             "layer, dropout 0.1, u < 5^(1/784) and the last layer's u > (1/5)^(1/784). 20,000 "
+             "steps of 64 (23 epochs; ~85 min for the IndRNN on this 2-core CPU, ~50 min for "
+             "the LSTM), so the learning rate is higher than the paper's 2e-4 (5e-4; LSTM 1e-3 "
+             "as for the MNIST LSTM, chrono-initialised) with fixed cuts x0.2 at steps 14,000 "
+             "and 18,000. A first run of 6,000 steps (cuts at 4,000 and 5,200) reached 83.0% "
+             "test accuracy (83.4% validation) and was still climbing. "
              + ("Pixels are read in one fixed order, np.random.RandomState(0).permutation(784), "
                 "stored in the card's data section. " if permuted else "")),
     )

@@ -95,3 +95,15 @@ def test_the_command_line_prints_the_findings(capsys):
     assert E.main(["models/adding100_indrnn", "--top", "2"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed and printed[0].startswith("1. ") and "test MSE" in printed[0]
+
+
+def test_the_character_model_has_a_code_finding_above_its_misaligned_baseline():
+    """Issue 12: the code model follows strings, brackets or indentation, and says so with a
+    held-out probe R² well above the same probe fitted on misaligned states."""
+    findings = E.explain("models/chars_indrnn")
+    code = [f for f in findings if f.kind == "code" and any(
+        f"(`{track}`)" in f.claim for track in ("in_string", "bracket_depth", "indentation"))]
+    assert code, [f.claim for f in findings]
+    best = max(code, key=lambda f: f.evidence["probe_r2"] - f.evidence["probe_r2_chance"])
+    assert best.evidence["probe_r2"] > best.evidence["probe_r2_chance"] + 0.2
+    assert best.silenced > best.intact  # bits per character: silencing them hurts
