@@ -30,9 +30,14 @@ if view.is_indrnn(run, layer):
         help="Silence each neuron alone on this sequence (batched runs) and sort by "
              "how much the output changes."))
 orders = view.sort_orders(table, None if ranking is None else ranking.neurons.tolist())
-# The menu in the figure re-sorts in the browser: no rerun, no data sent again.
-st.plotly_chart(view.layer_heatmap(run, layer, sequence, orders, window), width="stretch",
-                theme=None)
+# The menu in the figure re-sorts in the browser: no rerun, no data sent again. The markers
+# left of the rows open a neuron.
+rows = st.plotly_chart(view.layer_heatmap(run, layer, sequence, orders, window), width="stretch",
+                       theme=None, on_select="rerun", selection_mode="points", key="heatmap_rows")
+st.write("DEBUG", rows)
+clicked_row = new_click(rows, "last_row_click")
+if clicked_row is not None:
+    st.session_state["neuron_choice"] = clicked_row
 
 
 @st.fragment

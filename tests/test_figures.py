@@ -80,16 +80,23 @@ def test_sortable_heatmap_re_sorts_in_the_browser_without_resending_data():
     states = RNG.random((T, N))
     orders = {"u": list(range(N)), "memory τ": list(range(N))[::-1]}
     fig = F.sortable_heatmap(states, orders, title="l1")
-    assert types(fig) == ["heatmap"] and fig.data[0].z.shape == (N, MAX_COLUMNS)
+    assert types(fig) == ["heatmap", "scatter"] and fig.data[0].z.shape == (N, MAX_COLUMNS)
+    # one handle per row to click, left of the first step, at its neuron's row (top row first)
+    handles = fig.data[1]
+    assert list(handles.customdata) == list(range(N))
+    assert list(handles.y) == list(range(N))[::-1]
+    assert max(handles.x) < min(fig.data[0].x) and fig.layout.clickmode == "event+select"
     # top row first: the y axis counts upwards, so the category order is the order reversed
     assert list(fig.layout.yaxis.categoryarray) == [str(n) for n in range(N)][::-1]
     (menu,) = fig.layout.updatemenus
     assert [b.label for b in menu.buttons] == ["u", "memory τ"]
     second = menu.buttons[1]
-    assert second.method == "relayout"
-    assert second.args[0]["yaxis.categoryarray"] == [str(n) for n in range(N)]
-    assert second.args[0]["title.text"].startswith("l1: neurons (sorted by memory τ) × steps")
-    assert "z" not in second.args[0]  # only the order travels
+    assert second.method == "update"
+    restyle, relayout, traces = second.args
+    assert relayout["yaxis.categoryarray"] == [str(n) for n in range(N)]
+    assert relayout["title.text"].startswith("l1: neurons (sorted by memory τ) × steps")
+    # only the order travels: the handles' rows, not the map's cells
+    assert list(traces) == [1] and [list(y) for y in restyle["y"]] == [list(range(N))]
     assert fig.layout.title.text.startswith("l1: neurons (sorted by u) × steps")
 
 

@@ -124,10 +124,14 @@ def sortable_heatmap(states: ArrayLike, orders: Mapping[str, Sequence[int]], *,
                                  max_columns=max_columns, max_rows=max_rows, start=start)
         note = fig.layout.title.text[len(heading(labels[0])):]  # e.g. " (max per 5 steps)"
         categories = {label: [str(n) for n in orders[label]] for label in labels}
-        fig.update_yaxes(categoryorder="array", categoryarray=categories[labels[0]])
-        buttons = [{"label": label, "method": "relayout",
-                    "args": [{"yaxis.categoryarray": categories[label],
-                              "title.text": heading(label) + note}]} for label in labels]
+        fig.update_yaxes(categoryorder="array", categoryarray=categories[labels[0]],
+                         autotypenumbers="strict")
+        _add_row_handles(fig, orders[labels[0]], start)
+        # each choice sets the rows' order and moves the handles (trace 1) along with them
+        buttons = [{"label": label, "method": "update",
+                    "args": [{"y": [_row_positions(orders[label])]},
+                             {"yaxis.categoryarray": categories[label],
+                              "title.text": heading(label) + note}, [1]]} for label in labels]
     else:
         per_order = max(1, max_columns // len(labels))
         figures = [activation_heatmap(states, order=orders[label], title=heading(label),
@@ -147,6 +151,41 @@ def sortable_heatmap(states: ArrayLike, orders: Mapping[str, Sequence[int]], *,
                       "yanchor": "bottom", "xshift": -190, "yshift": 4}],
         margin={"t": 90})
     return fig
+
+
+#: Height of a neuron's row in the sortable heatmap, where the figure's height allows.
+ROW_PIXELS = 8
+
+
+def _row_positions(order: list[int]) -> list[int]:
+    """Where each neuron's row sits (0 at the bottom) when the rows go in ``order``: a handle's
+    height, by neuron."""
+    where = {n: k for k, n in enumerate(order)}
+    return [where[n] for n in sorted(order)]
+
+
+def _add_row_handles(fig: go.Figure, order: list[int], start: int) -> None:
+    """A column of markers left of the map, one per neuron row, to click (heatmap cells fire no
+    selection in Plotly): ``customdata`` is the neuron. They sit on a numeric twin of the
+    category axis, at each row's position, which the sort menu updates."""
+    steps = np.asarray(fig.data[0].x, dtype=np.float64)
+    span = float(steps[-1] - steps[0]) if steps.size > 1 else 1.0
+    left = float(steps[0]) - max(1.0, 0.02 * span)
+    neurons = sorted(order)
+    fig.add_trace(go.Scatter(
+        x=np.full(len(neurons), left), y=_row_positions(order), customdata=np.asarray(neurons),
+        yaxis="y2", mode="markers", name="open a neuron", showlegend=False,
+        marker={"symbol": "triangle-right", "size": 8, "color": "#555555"},
+        hovertemplate="neuron %{customdata}: click to open it<extra></extra>"))
+    rows = [-0.5, len(neurons) - 0.5]
+    fig.update_xaxes(range=[left - max(0.5, 0.01 * span), float(steps[-1]) + 0.5])
+    # rows tall enough to aim at: 8 px each, within a height a page can hold
+    # the rows zoom with neither axis (a zoom of one would leave the handles behind): time does
+    fig.update_layout(yaxis={"range": rows, "fixedrange": True}, dragmode="zoom",
+                      clickmode="event+select",
+                      yaxis2={"overlaying": "y", "range": rows, "visible": False,
+                              "fixedrange": True},
+                      height=int(np.clip(200 + ROW_PIXELS * len(neurons), 450, 1200)))
 
 
 def _edges(values: list[np.ndarray], log: bool) -> tuple[float, float]:

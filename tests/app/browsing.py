@@ -124,14 +124,15 @@ _POINTS = """([title, trace, avoid]) => {
   const chart = Array.from(document.querySelectorAll('.js-plotly-plot'))
     .find(c => c.layout.title && String(c.layout.title.text).startsWith(title));
   if (!chart) return null;
-  const xa = chart._fullLayout.xaxis, ya = chart._fullLayout.yaxis;
+  const axis = (name, letter) => chart._fullLayout[letter + 'axis' + (name || letter).slice(1)];
   const box = chart.getBoundingClientRect();
-  const all = chart._fullData.flatMap((data, t) => data.customdata ? Array.from(
-    data.customdata).map((id, i) => ({
+  const all = chart._fullData.flatMap((data, t) => {
+    const xa = axis(data.xaxis, 'x'), ya = axis(data.yaxis, 'y');  // a trace's own axes
+    return data.customdata ? Array.from(data.customdata).map((id, i) => ({
       trace: t, id: Array.isArray(id) ? id[0] : id,
       x: box.left + xa._offset + xa.d2p(data.x[i]),
-      y: box.top + ya._offset + ya.d2p(data.y[i])})) : [])
-    .filter(p => isFinite(p.x) && isFinite(p.y));
+      y: box.top + ya._offset + ya.d2p(data.y[i])})) : [];
+  }).filter(p => isFinite(p.x) && isFinite(p.y));
   let best = null, room = -1;
   for (const p of all.filter(p => p.trace === trace && p.id !== avoid)) {
     const nearest = Math.min(...all.filter(q => q !== p && q.id !== p.id)

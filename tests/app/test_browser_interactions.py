@@ -88,3 +88,39 @@ def test_a_neuron_named_by_a_finding_opens_on_the_neurons_page_after_a_click(ser
     assert picked(page, "Neuron").split()[0] == neuron
     wait_for_chart(page, f"Neuron {neuron} over time")
     page.close()
+
+
+def test_clicking_a_heatmap_row_opens_that_neuron(server, browser):
+    # tall enough that every row of the 1,200-pixel map is on the screen to click
+    page = browser.new_page(viewport={"width": VIEWPORT["width"], "height": 2400})
+    page.goto(f"{server}/Neurons?model=adding1000_indrnn&layer=body.l1")
+    settle(page)
+    opened = int(picked(page, "Neuron").split()[0])
+    # trace 1: the handles left of the rows (trace 0 is the map itself)
+    neuron = click_a_point(page, "body.l1: neurons (sorted by", trace=1, avoid=opened)
+    assert_healthy(page, "Neurons after a click on a heatmap row")
+    assert neuron != opened
+    assert query(page)["neuron"] == str(neuron), page.url
+    assert picked(page, "Neuron").split()[0] == str(neuron)
+    wait_for_chart(page, f"Neuron {neuron} over time")
+    # Re-sorted in the figure's own menu, each handle moves with its neuron's row.
+    page.locator(".updatemenu-header-group").first.click()
+    page.wait_for_timeout(300)
+    page.locator(".updatemenu-item-text").nth(2).click()
+    page.wait_for_timeout(500)
+    title, misplaced = page.evaluate(_HANDLES_OFF_THEIR_ROWS)
+    assert "sorted by" in title and "sorted by u)" not in title, title
+    assert misplaced == [], misplaced
+    again = click_a_point(page, "body.l1: neurons (sorted by", trace=1, avoid=neuron)
+    assert query(page)["neuron"] == str(again) and picked(page, "Neuron").split()[0] == str(again)
+    page.close()
+
+
+# The neurons whose handle is not at their row: the category axis puts its k-th category at k.
+_HANDLES_OFF_THEIR_ROWS = """() => {
+  const chart = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(c => String(c.layout.title.text).startsWith('body.l1'));
+  const rows = chart._fullLayout.yaxis._categories, handles = chart._fullData[1];
+  return [chart.layout.title.text, Array.from(handles.customdata)
+    .filter((n, i) => rows.indexOf(String(n)) !== handles.y[i])];
+}"""
