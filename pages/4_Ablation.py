@@ -15,6 +15,7 @@ from ui.widgets import (
     layer_picker,
     open_page,
     sequence_picker,
+    silent_marked,
 )
 
 context = open_page("Ablation")
@@ -34,7 +35,8 @@ size = run.layers[layer].hidden.shape[-1]
 reset_when_changed("ablation_neurons", context.name, context.input_key, layer, query="ablate")
 strongest = influence(context, layer).strongest
 neurons = remembered_set(st.multiselect, f"Neurons of {layer} to ablate", list(range(size)),
-                         "ablation_neurons", "ablate", default=[strongest])
+                         "ablation_neurons", "ablate", default=[strongest],
+                         format_func=silent_marked(context, layer))
 ablations = [Ablation(layer, tuple(neurons), mode)] if neurons else []
 
 st.subheader("The output on this input")

@@ -13,7 +13,7 @@ from ui.state import (
     reset_when_changed,
     show_span,
 )
-from ui.widgets import held_out_run, layer_picker, open_page, sequence_picker
+from ui.widgets import held_out_run, layer_picker, open_page, sequence_picker, silent_marked
 
 context = open_page("Pattern search")
 st.caption("A pattern is a set of neurons that are all above a threshold together. Pick the "
@@ -45,7 +45,8 @@ limit = int(settings[2].number_input("Matches kept at most", min_value=1, max_va
                                      step=10, value=200, key="pattern_limit"))
 if mode == "pick neurons":
     neurons = remembered_set(st.multiselect, "Neurons of the pattern", list(range(size)),
-                             "pattern_neurons", "pattern", default=defaults.neurons)
+                             "pattern_neurons", "pattern", default=defaults.neurons,
+                             format_func=silent_marked(context, layer))
 else:
     cols = st.columns([3, 1])
     window = remembered_value(

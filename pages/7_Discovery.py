@@ -4,7 +4,7 @@ markers, an input channel) or that pick out a class."""
 import streamlit as st
 
 from indrnn.views import discovery as view
-from ui.state import cached, reset_when_changed
+from ui.state import cached, remembered, reset_when_changed
 from ui.widgets import held_out_run, layer_picker, open_page, sequence_picker
 
 context = open_page("Discovery")
@@ -35,12 +35,13 @@ else:
 
 st.subheader("One neuron against one track, on the current input")
 cols = st.columns(2)
-track = cols[0].selectbox("Track", names, key="discovery_track")
+track = remembered(cols[0].selectbox, "Track", names, "discovery_track", "track")
 ranked = correlations[track]
-reset_when_changed("discovery_neuron", context.name, layer, track)  # open on the new strongest
-neuron = cols[1].selectbox("Neuron (strongest first)", ranked.neurons.tolist(),
-                           key="discovery_neuron",
-                           format_func=lambda n: f"{n} (r = {ranked.r[n]:.3f})")
+# a new track (or layer, or model) opens on its strongest neuron
+reset_when_changed("discovery_neuron", context.name, layer, track, query="track_neuron")
+neuron = remembered(cols[1].selectbox, "Neuron (strongest first)", ranked.neurons.tolist(),
+                    "discovery_neuron", "track_neuron", default=int(ranked.neurons[0]),
+                    format_func=lambda n: f"{n} (r = {ranked.r[n]:.3f})")
 st.plotly_chart(view.neuron_on_track(context.run, objective, layer, sequence, neuron, track,
                                      ranked), width="stretch", theme=None)
 

@@ -170,3 +170,19 @@ def test_the_neuron_picker_names_the_layer_in_its_hover_and_spreads_u_near_one()
     assert linear.data[0].name == spread.data[0].name == "body.l1"
     assert spread.data[0].hovertemplate.startswith("body.l1 neuron %{customdata}")
     assert spread.layout.xaxis.type == "log" and linear.layout.xaxis.type != "log"
+
+
+def test_a_regression_target_prints_as_a_number_rounded_as_the_prediction():
+    from indrnn.views.predictions import prediction_lines
+
+    checkpoint = catalog.load_model("adding100_indrnn")
+    card = checkpoint.card
+    objective = card_objective(load_task(card["task"], **card["task_kwargs"]), card)
+    split = objective.task.test
+    run = run_model(checkpoint.model, split.inputs[:2], None, objective)
+    targets = split.targets[:2]
+    lines = prediction_lines(run, objective, targets)
+    assert len(lines) == 2
+    target = float(targets[0].reshape(-1)[0])
+    assert lines[0].endswith(f" — target {target:.4f}"), lines[0]
+    assert "[" not in lines[0] and "e-" not in lines[0], lines[0]

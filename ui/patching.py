@@ -20,7 +20,7 @@ from ui.state import (
     reset_when_changed,
     show_span,
 )
-from ui.widgets import influence, model_findings
+from ui.widgets import influence, model_findings, silent_marked
 
 
 def _whole(text: str, low: int, high: int) -> int | None:
@@ -80,7 +80,8 @@ def patched_neurons(context: Context, layer: str, where: Any = st) -> list[int]:
     found = view.finding_neurons(model_findings(context) or [], layer)
     default = found if found is not None else [influence(context, layer).strongest]
     return remembered_set(where.multiselect, f"Neurons of {layer} to patch", list(range(size)),
-                          "patch_neurons", "patch", default=default)
+                          "patch_neurons", "patch", default=default,
+                          format_func=silent_marked(context, layer))
 
 
 def patched_steps(context: Context, sequence: int) -> tuple[int, int] | None:

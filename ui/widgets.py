@@ -5,6 +5,7 @@ pages share."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,13 @@ def influence(context: Context, layer: str) -> NeuronInfluence:
                   lambda: neuron_influence(context.model, context.run, layer), most=8)
 
 
+def silent_marked(context: Context, layer: str) -> Callable[[int], str]:
+    """A neuron's label in a picker: its number, with "(silent here)" for one whose state is 0 at
+    every step of this input."""
+    silent = influence(context, layer).silent.tolist()
+    return lambda n: f"{n} (silent here)" if silent[n] else str(n)
+
+
 def neuron_picker(context: Context, layer: str, where: Any = st) -> int:
     """A neuron of ``layer``; until one is chosen, the most influential one on this input, with a
     line saying why. Neurons silent on this input are left out unless the user asks for them
@@ -129,7 +137,7 @@ def neuron_picker(context: Context, layer: str, where: Any = st) -> int:
                                          if not silent[n] or str(n) in wanted]
     neuron = remembered(where.selectbox, "Neuron", shown or everything, "neuron_choice",
                         "neuron", default=found.strongest,
-                        format_func=lambda n: f"{n} (silent here)" if silent[n] else str(n))
+                        format_func=silent_marked(context, layer))
     where.caption(found.reason(neuron) if neuron == found.strongest else
                   f"Neuron {neuron}: influence {float(found.influence[neuron]):.3g}, rank "
                   f"{int((found.influence > found.influence[neuron]).sum()) + 1} of "

@@ -72,6 +72,22 @@ def test_discovery_reopens_the_neuron_box_on_the_new_tracks_strongest():
     assert at.selectbox(key="discovery_neuron").value == correlations[second].neurons.tolist()[0]
 
 
+def test_discovery_keeps_its_track_and_neuron_in_the_link_and_reopens_them():
+    at = open_page("pages/7_Discovery.py", "adding100_indrnn")
+    correlations = next(iter(at.session_state["cache_discovery"].values()))
+    track = list(correlations)[1]
+    neuron = correlations[track].neurons.tolist()[2]
+    at.selectbox(key="discovery_track").set_value(track).run()
+    at.selectbox(key="discovery_neuron").set_value(neuron).run()
+    shared = at.session_state["shared_choices"]
+    assert shared["track"] == track and shared["track_neuron"] == str(neuron)
+    again = open_page("pages/7_Discovery.py", "adding100_indrnn", track=track,
+                      track_neuron=str(neuron))
+    assert not again.exception
+    assert again.selectbox(key="discovery_track").value == track
+    assert again.selectbox(key="discovery_neuron").value == neuron
+
+
 def test_the_shipped_deep_lstm_at_chance_is_flagged_in_the_menu_and_on_the_overview():
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["model"] = "mnist5k_lstm21"
@@ -96,3 +112,14 @@ def test_the_u_axis_opens_as_distance_from_one_where_u_crowd_at_one_and_switches
     assert scatter_axis(at).get("type") == "log"
     radio.set_value("u").run()
     assert not at.exception and scatter_axis(at).get("type") != "log"
+
+
+def test_every_neuron_picker_marks_the_neurons_silent_on_this_input():
+    # adding1000's layer 0: 127 of 128 neurons never fire on the example
+    at = open_page("pages/4_Ablation.py", "adding1000_indrnn", layer="body.l0")
+    options = at.multiselect(key="ablation_neurons").options
+    silent = [o for o in options if o.endswith("(silent here)")]
+    assert len(options) == 128 and 100 < len(silent) < 128, options[:5]
+    patching = open_page("pages/5_Patching.py", "adding1000_indrnn", layer="body.l0")
+    assert sum(o.endswith("(silent here)") for o in
+               patching.multiselect(key="patch_neurons").options) == len(silent)

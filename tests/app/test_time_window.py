@@ -24,7 +24,9 @@ def _charts(at: AppTest) -> dict[str, dict]:
 
 def _steps_shown(at: AppTest, title: str) -> tuple[float, float]:
     spec = next(s for t, s in _charts(at).items() if t.startswith(title))
-    x = np.concatenate([_values(trace["x"]) for trace in spec["data"] if "x" in trace])
+    # the heatmap's row handles (on their own y axis) sit left of the first step on purpose
+    x = np.concatenate([_values(trace["x"]) for trace in spec["data"]
+                        if "x" in trace and trace.get("yaxis") != "y2"])
     return float(x.min()), float(x.max())
 
 
