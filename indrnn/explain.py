@@ -25,7 +25,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -273,7 +273,8 @@ def _neurons(neurons: tuple[int, ...]) -> str:
 METRIC_NAMES = {"mse": "MSE", "bits_per_char": "bits per character"}
 
 
-def _effect_words(effect: GroupEffect) -> str:
+def effect_words(effect: GroupEffect) -> str:
+    """What an edit does to the metric, in words: "the test MSE from 0.005 to 0.31 (62×)"."""
     if effect.metric == "accuracy":
         return (f"the test accuracy from {effect.intact:.1%} to {effect.edited:.1%}")
     if not math.isfinite(effect.ratio):
@@ -286,6 +287,29 @@ def _effect_words(effect: GroupEffect) -> str:
         change = f" ({effect.ratio - 1:+.1%})"
     name = METRIC_NAMES.get(effect.metric, effect.metric)
     return f"the test {name} from {effect.intact:.4g} to {effect.edited:.4g}{change}"
+
+
+#: How each edit of :func:`measured_effects` is named.
+EDIT_NAMES = {"silence": "Silenced (h = 0)", "memory": "Memory removed (u = 0)"}
+
+
+def measured_effects(model: nn.Module, objective: Objective, layer: str,
+                     neurons: Sequence[int], *, budget: Budget = Budget(),
+                     progress: Callable[[int, int, str], None] | None = None,
+                     ) -> list[GroupEffect]:
+    """The task's test metric with ``neurons`` of ``layer`` silenced (h = 0) and with their
+    memory removed (u = 0), each against the model as trained, on the test sequences (or text)
+    a finding is reported on. ``model`` is not changed."""
+    model = model.eval()
+    torch.set_flush_denormal(True)
+    spread = spread_objective(objective, {"test": budget.sequences(objective, "test")})
+    effects = []
+    for done, mode in enumerate(EDIT_NAMES):
+        if progress is not None:
+            progress(done, len(EDIT_NAMES), EDIT_NAMES[mode])
+        effects.append(group_effect(model, spread, layer, neurons, mode, split="test",
+                                    limit=_limit(spread, budget, "verify")))
+    return effects
 
 
 def _steps(objective: Objective) -> int:
@@ -304,7 +328,7 @@ def _effect_findings(model: nn.Module, objective: Objective, layer: str,
         return []
     words, evidence = _memory(model, layer, effect.neurons, _steps(objective))
     evidence["discovered_silenced"] = found.edited
-    claim = (f"Silencing {_neurons(effect.neurons)} of {layer} takes {_effect_words(effect)}; "
+    claim = (f"Silencing {_neurons(effect.neurons)} of {layer} takes {effect_words(effect)}; "
              f"{words}.")
     return [Finding(layer, effect.neurons, claim, evidence, effect.metric, effect.intact,
                     effect.edited, "effect")]
@@ -358,7 +382,7 @@ def _marker_findings(model: nn.Module, objective: Objective, layer: str,
         claim = (f"{_neurons(neurons).capitalize()} of {layer} hold the {which} marked value "
                  f"to the last step, {later:,.0f} steps after its marker on average: their last "
                  f"states give it with R² {held.r2:.2f} on test sequences (misaligned: "
-                 f"{held.chance:.2f}); {words}. Silencing them takes {_effect_words(effect)}. "
+                 f"{held.chance:.2f}); {words}. Silencing them takes {effect_words(effect)}. "
                  f"{patch_words}")
         findings.append(Finding(layer, neurons, claim, evidence, effect.metric, effect.intact,
                                 effect.edited, "marker"))
@@ -444,7 +468,7 @@ def _code_findings(model: nn.Module, objective: LanguageModel, layer: str,
                          "r_discovery_max": float(np.abs(r[list(neurons)]).max())})
         claim = (f"{_neurons(neurons).capitalize()} of {layer} follow {meaning} "
                  f"(`{name}`): R² {held.r2:.2f} on test code (misaligned: {held.chance:.2f}); "
-                 f"{words}. Silencing them takes {_effect_words(effect)}.")
+                 f"{words}. Silencing them takes {effect_words(effect)}.")
         findings.append(Finding(layer, neurons, claim, evidence, effect.metric, effect.intact,
                                 effect.edited, "code"))
     return findings

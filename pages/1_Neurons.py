@@ -12,6 +12,7 @@ from ui.widgets import (
     open_page,
     sequence_picker,
     time_window,
+    what_the_neuron_does,
 )
 
 context = open_page("Neurons")
@@ -34,7 +35,6 @@ orders = view.sort_orders(table, None if ranking is None else ranking.neurons.to
 # left of the rows open a neuron.
 rows = st.plotly_chart(view.layer_heatmap(run, layer, sequence, orders, window), width="stretch",
                        theme=None, on_select="rerun", selection_mode="points", key="heatmap_rows")
-st.write("DEBUG", rows)
 clicked_row = new_click(rows, "last_row_click")
 if clicked_row is not None:
     st.session_state["neuron_choice"] = clicked_row
@@ -59,6 +59,8 @@ def neuron_details() -> None:
     numbers = view.neuron_numbers(run, layer, table, neuron)
     for column, (label, value) in zip(st.columns(len(numbers)), numbers):
         column.metric(label, value)
+    st.subheader(f"What neuron {neuron} does")
+    what_the_neuron_does(context, layer, neuron)
     st.plotly_chart(view.trace_figure(run, layer, sequence, neuron, window), width="stretch",
                     theme=None)
     left, right = st.columns(2)

@@ -107,3 +107,17 @@ def test_the_character_model_has_a_code_finding_above_its_misaligned_baseline():
     best = max(code, key=lambda f: f.evidence["probe_r2"] - f.evidence["probe_r2_chance"])
     assert best.evidence["probe_r2"] > best.evidence["probe_r2_chance"] + 0.2
     assert best.silenced > best.intact  # bits per character: silencing them hurts
+
+
+def test_measured_effects_reproduce_a_findings_silenced_metric_and_remove_memory(
+        adding, adding_findings):
+    model, objective = adding
+    top = next(f for f in adding_findings if f.kind == "effect")
+    silenced, memoryless = E.measured_effects(model.model, objective, top.layer, top.neurons)
+    assert (silenced.mode, memoryless.mode) == ("silence", "memory")
+    assert silenced.intact == pytest.approx(top.intact, rel=1e-4)
+    assert silenced.edited == pytest.approx(top.silenced, rel=1e-4)
+    # u = 0 is another edit than h = 0: the neurons still read their input at every step
+    assert memoryless.edited != pytest.approx(silenced.edited, rel=1e-3)
+    words = E.effect_words(silenced)
+    assert words.startswith("the test MSE from ") and "×" in words

@@ -14,9 +14,10 @@ import streamlit as st
 from indrnn import catalog
 from indrnn.analysis import NeuronInfluence, neuron_influence, rank_neurons, readout_layer
 from indrnn.analysis.ablation import NeuronImpact
-from indrnn.explain import Finding, card_findings, explain_model
+from indrnn.explain import Finding, card_findings, explain_model, measured_effects
 from indrnn.run import Run, run_held_out
 from indrnn.views.memory import ModelRun
+from indrnn.views.neurons import effect_lines, findings_naming
 from indrnn.views.predictions import prediction_figure, predictions_side_by_side
 from ui import resources
 from ui.sidebar import Context, model_run, sidebar
@@ -227,6 +228,36 @@ def model_findings(context: Context) -> list[Finding] | None:
     if bar is not None:
         bar.empty()
     return found
+
+
+def what_the_neuron_does(context: Context, layer: str, neuron: int) -> None:
+    """The findings that name ``neuron`` and, on a click, what silencing it or removing its memory
+    does to the task's held-out metric (IndRNN layers)."""
+    found = (model_findings(context) if not context.uploaded else
+             card_findings(context.card) or cached_value("findings", context.name))
+    naming = findings_naming(found or [], layer, neuron)
+    for finding in naming:
+        st.markdown(f"- {finding.claim}")
+    if not naming:
+        others = sorted({n for f in found or [] if f.layer == layer for n in f.neurons})
+        st.caption(f"No finding names neuron {neuron}" + (
+            f"; on {layer} they name {', '.join(map(str, others))}." if others else "."))
+    if context.run.layers[layer].kind != "indrnn":
+        return
+    key = (context.name, layer, neuron)
+    effects = cached_value("neuron_effects", key)
+    if effects is None and st.button(
+            f"Measure what neuron {neuron} does to the task", key="measure_neuron",
+            help="The held-out test metric with this neuron silenced (h = 0) and with its memory "
+                 "removed (u = 0), against the model as trained (a few seconds)"):
+        bar = st.progress(0.0)
+        effects = cached("neuron_effects", key, lambda: measured_effects(
+            context.model, context.objective, layer, [neuron],
+            progress=lambda done, total, line: bar.progress(done / total, text=f"{line}…")),
+            most=16)
+        bar.empty()
+    for line in effect_lines(effects or []):
+        st.markdown(f"- {line}")
 
 
 def open_neuron(layer: str, neuron: int) -> None:

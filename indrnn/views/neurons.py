@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,8 +11,10 @@ import torch
 from torch import Tensor, nn
 
 from indrnn.analysis import half_life, time_constant, top_activations
+from indrnn.analysis.causal import GroupEffect
 from indrnn.analysis.influence import readout_norms
 from indrnn.analysis.locate import indrnn_layers
+from indrnn.explain import EDIT_NAMES, Finding, effect_words
 from indrnn.figures.neurons import neuron_scatter, neuron_trace, sortable_heatmap, weight_bars
 from indrnn.figures.overlays import firing_windows, firings_table, pixel_overlay, text_html
 from indrnn.objectives import Objective
@@ -216,3 +219,14 @@ def top_firings(held_out: Run, objective: Objective, layer: str, neuron: int,
     traces = [hidden[: int(n), b, neuron].numpy() for b, n in enumerate(held_out.lengths)]
     return Firings(firings_table(found, texts, held_out.source_indices), caption,
                    firing_windows(traces, found, text=texts))
+
+
+def findings_naming(findings: Sequence[Finding], layer: str, neuron: int) -> list[Finding]:
+    """The findings (:mod:`indrnn.explain`) that name ``neuron`` of ``layer``."""
+    return [f for f in findings if f.layer == layer and neuron in f.neurons]
+
+
+def effect_lines(effects: Sequence[GroupEffect]) -> list[str]:
+    """One line per edit of :func:`indrnn.explain.measured_effects`: "Silenced (h = 0): takes
+    the test MSE from 0.005 to 0.31 (62×)"."""
+    return [f"{EDIT_NAMES[e.mode]}: takes {effect_words(e)}." for e in effects]

@@ -39,6 +39,28 @@ def test_a_neuron_named_by_a_finding_opens_on_the_neurons_page():
     assert not at.exception, at.exception
     assert at.selectbox(key="layer_choice").value == top.layer
     assert at.selectbox(key="neuron_choice").value == neuron
+    # the neuron's own page says what the findings say of it, and measures it on a click
+    said = [m.value for m in at.markdown]
+    assert any(top.claim in line for line in said), said
+    at.button(key="measure_neuron").click().run()
+    assert not at.exception, at.exception
+    said = [m.value for m in at.markdown]
+    assert any(line.startswith("- Silenced (h = 0): takes the test MSE from") for line in said)
+    assert any(line.startswith("- Memory removed (u = 0): takes the test MSE") for line in said)
+
+
+def test_a_neuron_no_finding_names_says_so_and_which_ones_they_name():
+    found = resources.findings("adding1000_indrnn")
+    layer = found[0].layer
+    named = {n for f in found if f.layer == layer for n in f.neurons}
+    other = next(n for n in range(128) if n not in named)
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update(model="adding1000_indrnn", layer=layer, neuron=str(other))
+    at.run()
+    at.switch_page("pages/1_Neurons.py").run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert f"No finding names neuron {other}; on {layer} they name" in captions, captions
 
 
 def test_a_model_without_indrnn_layers_says_why_it_has_no_finding():
