@@ -124,3 +124,24 @@ _HANDLES_OFF_THEIR_ROWS = """() => {
   return [chart.layout.title.text, Array.from(handles.customdata)
     .filter((n, i) => rows.indexOf(String(n)) !== handles.y[i])];
 }"""
+
+
+def test_patch_them_opens_the_patching_page_on_the_findings_neurons(server, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/?model=adding1000_indrnn")
+    settle(page)
+    page.get_by_text("What this model does").wait_for()
+    # the first finding's neuron buttons name its layer and neurons
+    names = [b.strip() for b in page.get_by_role("button", name="Neuron ").all_inner_texts()]
+    layer = names[0].split(" of ")[1]
+    page.get_by_role("button", name="Patch them").first.click()
+    settle(page)
+    assert_healthy(page, "Patching opened from a finding")
+    assert "/Patching" in page.url, page.url
+    wanted = {n.split()[1] for n in names if n.endswith(f" of {layer}")}
+    patched = set(query(page)["patch"].split(","))
+    assert patched and patched <= wanted, (patched, wanted)
+    assert query(page)["layer"] == layer
+    wait_for_chart(page, "Output: base, source and patched")
+    assert page.get_by_text("of the difference").count() >= 1
+    page.close()
