@@ -42,13 +42,14 @@ from indrnn.analysis.causal import (
     spread_objective,
 )
 from indrnn.analysis.discovery import pearson
-from indrnn.analysis.locate import indrnn_layers
+from indrnn.analysis.locate import indrnn_layers, lstm_layers
 from indrnn.analysis.patching import interchange_groups, slope_through_origin
 from indrnn.analysis.probes import probe
 from indrnn.checkpoint import Checkpoint, load
 from indrnn.data import load_task
 from indrnn.data.tracks import code_tracks
 from indrnn.objectives import LanguageModel, Objective, Regression, card_objective
+from indrnn.record import record
 from indrnn.run import run_model
 
 #: A finding is kept when silencing its neurons makes the test metric this much worse: a
@@ -57,6 +58,9 @@ MIN_RELATIVE_DAMAGE = 0.05
 MIN_ACCURACY_DROP = 0.01
 #: A probe finding is kept when its R² beats the misaligned baseline by this much.
 MIN_R2_ABOVE_CHANCE = 0.1
+#: ...and at least this R² itself: a probe far above a very negative chance level can still
+#: explain nothing (R² -0.01 against -0.26 on a model that does not learn the task).
+MIN_PROBE_R2 = 0.1
 #: Layers explained at most (first, middle and last of a deeper model).
 MAX_LAYERS = 3
 PROBED_NEURONS = 3
@@ -150,7 +154,7 @@ class Budget:
 def explain(checkpoint: Checkpoint | str | Path, *, data: Objective | None = None,
             budget: Budget = Budget(),
             progress: Callable[[int, int, str], None] | None = None) -> list[Finding]:
-    """The findings of a trained model with IndRNN layers, largest effect first.
+    """The findings of a trained model with IndRNN (or LSTM) layers, largest effect first.
 
     Parameters
     ----------
@@ -166,7 +170,9 @@ def explain(checkpoint: Checkpoint | str | Path, *, data: Objective | None = Non
     Returns
     -------
     list of Finding
-        Empty for a model without IndRNN layers.
+        Empty for a model without IndRNN or LSTM layers. An LSTM unit is silenced by shutting
+        its output gate and loses its memory with its forget gate shut
+        (:mod:`indrnn.analysis.ablation`); its memory is read from its mean forget gate.
     """
     if not isinstance(checkpoint, Checkpoint):
         checkpoint = load(checkpoint)
@@ -203,7 +209,7 @@ def explain_model(model: nn.Module, objective: Objective, *, budget: Budget = Bu
 
 
 def _explained_layers(model: nn.Module) -> list[str]:
-    names = list(indrnn_layers(model))
+    names = list(indrnn_layers(model)) + list(lstm_layers(model))
     if len(names) <= MAX_LAYERS:
         return names
     return [names[0], names[len(names) // 2], names[-1]]
@@ -227,9 +233,16 @@ def _limit(objective: Objective, budget: Budget, part: str) -> int:
     return budget.sequences(objective, part)
 
 
-def _memory(model: nn.Module, layer: str, neurons: tuple[int, ...],
-            steps: int) -> tuple[str, dict[str, float]]:
-    """The neurons' memory in words and numbers: u, τ, half-life, what is kept over ``steps``."""
+#: Test sequences an LSTM's forget gates are averaged over (:func:`_lstm_memory`).
+FORGET_GATE_SEQUENCES = 16
+
+
+def _memory(model: nn.Module, layer: str, neurons: tuple[int, ...], steps: int,
+            objective: Objective) -> tuple[str, dict[str, float]]:
+    """The neurons' memory in words and numbers: u, τ, half-life, what is kept over ``steps``
+    (LSTM units: from their forget gates, :func:`_lstm_memory`)."""
+    if layer in lstm_layers(model):
+        return _lstm_memory(model, layer, neurons, steps, objective)
     u = indrnn_layers(model)[layer].u.detach().double().cpu()[list(neurons)].numpy()
     size = np.abs(u)
     with np.errstate(divide="ignore"):
@@ -259,14 +272,44 @@ def _memory(model: nn.Module, layer: str, neurons: tuple[int, ...],
     return words, evidence
 
 
+def _lstm_memory(model: nn.Module, layer: str, units: tuple[int, ...], steps: int,
+                 objective: Objective) -> tuple[str, dict[str, float]]:
+    """An LSTM unit's memory from its forget gate f, averaged over test steps: a cell keeps
+    ``f̄^k`` of a value over k steps where the input gate stays shut, so τ = −1/ln f̄."""
+    x = split_inputs(objective, "test", FORGET_GATE_SEQUENCES, text_chars=2000)
+    with torch.no_grad():
+        gates = record(model.eval(), x)[layer].tensors["forget_gate"]
+    f = gates.double().mean(dim=(0, 1))[list(units)].numpy()
+    with np.errstate(divide="ignore"):
+        tau = np.where(f < 1, -1 / np.log(np.where(f > 0, f, 1e-300)), np.inf)
+    longest = float(f.max())
+    kept = longest ** steps
+    evidence = {"forget_mean_min": float(f.min()), "forget_mean_max": longest,
+                "tau_median": float(np.median(tau)),
+                "half_life_median": float(np.median(tau) * math.log(2)),
+                f"kept_over_{steps}_steps": float(np.median(f ** steps))}
+    span = (f"forget gate {f.min():.4g}" if len(f) == 1 or f"{f.min():.4g}" == f"{longest:.4g}"
+            else f"forget gate {f.min():.4g} to {longest:.4g}")
+    if kept >= 0.01:
+        words = f"{span} on average: a cell keeps {kept:.0%} of a value over {steps:,} steps"
+    else:
+        half = math.log(0.5) / math.log(longest) if longest > 0 else 0.0
+        words = (f"{span} on average: short memory (half-life {half:.3g} steps at most, where "
+                 "the input gate stays shut)")
+    return words, evidence
+
+
 def _u(value: float) -> str:
     """u with the digits that tell it from 1 where it is close to 1."""
     return f"{value:.6g}" if abs(1 - abs(value)) < 0.01 else f"{value:.4g}"
 
 
-def _neurons(neurons: tuple[int, ...]) -> str:
+def _neurons(neurons: tuple[int, ...], model: nn.Module | None = None,
+             layer: str = "") -> str:
+    """"neurons 3, 7" (an LSTM layer's: "units 3, 7")."""
     listed = ", ".join(str(n) for n in neurons)
-    return f"neuron {listed}" if len(neurons) == 1 else f"neurons {listed}"
+    word = "unit" if model is not None and layer in lstm_layers(model) else "neuron"
+    return f"{word} {listed}" if len(neurons) == 1 else f"{word}s {listed}"
 
 
 #: How a metric is named in a claim.
@@ -326,10 +369,10 @@ def _effect_findings(model: nn.Module, objective: Objective, layer: str,
                           limit=_limit(objective, budget, "verify"))
     if not _holds(effect):
         return []
-    words, evidence = _memory(model, layer, effect.neurons, _steps(objective))
+    words, evidence = _memory(model, layer, effect.neurons, _steps(objective), objective)
     evidence["discovered_silenced"] = found.edited
-    claim = (f"Silencing {_neurons(effect.neurons)} of {layer} takes {effect_words(effect)}; "
-             f"{words}.")
+    claim = (f"Silencing {_neurons(effect.neurons, model, layer)} of {layer} takes "
+             f"{effect_words(effect)}; {words}.")
     return [Finding(layer, effect.neurons, claim, evidence, effect.metric, effect.intact,
                     effect.edited, "effect")]
 
@@ -366,24 +409,27 @@ def _marker_findings(model: nn.Module, objective: Objective, layer: str,
         neurons = tuple(int(n) for n in np.argsort(-np.abs(r))[:PROBED_NEURONS])
         held = probe(fit_states[:, neurons], fit_values[which][0],
                      test_states[:, neurons], test_values[which][0])
-        if not held.above_chance >= MIN_R2_ABOVE_CHANCE:
+        if not (held.above_chance >= MIN_R2_ABOVE_CHANCE and held.r2 >= MIN_PROBE_R2):
             continue
         effect = group_effect(model, objective, layer, neurons, split="test",
                               limit=_limit(objective, budget, "verify"))
-        words, evidence = _memory(model, layer, neurons, steps)
+        words, evidence = _memory(model, layer, neurons, steps, objective)
         later = float(np.mean(steps - 1 - test_values[which][1]))
         evidence.update({"probe_r2": held.r2, "probe_r2_chance": held.chance,
                          "steps_held_mean": later,
                          "r_discovery_max": float(np.abs(r[list(neurons)]).max())})
-        patched, patch_words = _marker_interchange(
-            model, objective, layer, which, [int(n) for n in np.argsort(-np.abs(r))],
-            len(neurons), marked[which], budget)
+        patched, patch_words = {}, ""
+        if layer in indrnn_layers(model):  # state patches run inside IndRNN layers only
+            patched, patch_words = _marker_interchange(
+                model, objective, layer, which, [int(n) for n in np.argsort(-np.abs(r))],
+                len(neurons), marked[which], budget)
         evidence.update(patched)
-        claim = (f"{_neurons(neurons).capitalize()} of {layer} hold the {which} marked value "
-                 f"to the last step, {later:,.0f} steps after its marker on average: their last "
+        who = _neurons(neurons, model, layer).capitalize()
+        claim = (f"{who} of {layer} hold the {which} marked value to the last step, "
+                 f"{later:,.0f} steps after its marker on average: their last "
                  f"states give it with R² {held.r2:.2f} on test sequences (misaligned: "
                  f"{held.chance:.2f}); {words}. Silencing them takes {effect_words(effect)}. "
-                 f"{patch_words}")
+                 f"{patch_words}").rstrip()
         findings.append(Finding(layer, neurons, claim, evidence, effect.metric, effect.intact,
                                 effect.edited, "marker"))
     return findings
@@ -459,14 +505,14 @@ def _code_findings(model: nn.Module, objective: LanguageModel, layer: str,
         neurons = tuple(int(n) for n in np.argsort(-np.abs(r))[:PROBED_NEURONS])
         held = probe(fit_states[:, neurons], fit_tracks[name], test_states[:, neurons],
                      test_tracks[name])
-        if not held.above_chance >= MIN_R2_ABOVE_CHANCE:
+        if not (held.above_chance >= MIN_R2_ABOVE_CHANCE and held.r2 >= MIN_PROBE_R2):
             continue
         effect = group_effect(model, objective, layer, neurons, split="test",
                               limit=budget.text_chars)
-        words, evidence = _memory(model, layer, neurons, _steps(objective))
+        words, evidence = _memory(model, layer, neurons, _steps(objective), objective)
         evidence.update({"probe_r2": held.r2, "probe_r2_chance": held.chance,
                          "r_discovery_max": float(np.abs(r[list(neurons)]).max())})
-        claim = (f"{_neurons(neurons).capitalize()} of {layer} follow {meaning} "
+        claim = (f"{_neurons(neurons, model, layer).capitalize()} of {layer} follow {meaning} "
                  f"(`{name}`): R² {held.r2:.2f} on test code (misaligned: {held.chance:.2f}); "
                  f"{words}. Silencing them takes {effect_words(effect)}.")
         findings.append(Finding(layer, neurons, claim, evidence, effect.metric, effect.intact,
@@ -503,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     findings = explain(args.checkpoint, progress=progress)
     bar.close()
     if not findings:
-        print("No finding holds on the test split (or the model has no IndRNN layer).")
+        print("No finding holds on the test split (or the model has no IndRNN or LSTM layer).")
     for number, finding in enumerate(findings[: args.top], 1):
         print(f"{number}. {finding.claim}")
     if args.write:

@@ -4,7 +4,7 @@ activity."""
 import streamlit as st
 
 from indrnn import catalog
-from indrnn.analysis.locate import indrnn_layers
+from indrnn.analysis.locate import indrnn_layers, lstm_layers
 from indrnn.limits import describe as describe_limits
 from indrnn.views.findings import finding_views
 from indrnn.views.overview import card_lines, first_prediction, input_view, layer_activity
@@ -47,18 +47,20 @@ with right:
 st.subheader("What this model does")
 found = model_findings(context)
 if found == []:  # None: an upload whose findings the user has not asked for yet
-    st.info("No finding: findings are made for IndRNN layers, and this model has none."
-            if not indrnn_layers(context.model) else
+    st.info("No finding: findings are made for IndRNN and LSTM layers, and this model has none."
+            if not indrnn_layers(context.model) and not lstm_layers(context.model) else
             "No finding: no group of neurons whose silencing changes the metric held on the "
             "test split.")
 elif found:
     st.caption("Each finding was discovered on the validation split and measured on the test "
-               "split, with the named neurons silenced (h = 0) to test it.")
+               "split, with the named neurons silenced (h = 0; an LSTM unit's output gate shut) "
+               "to test it.")
 for number, shown in enumerate(finding_views(found or [], context.run, objective), 1):
     st.markdown(f"**{number}.** {shown.claim}")
     if shown.on_input:
         st.caption(shown.on_input)
-    finding_buttons(number, shown.layer, shown.neurons)
+    finding_buttons(number, shown.layer, shown.neurons,
+                    lstm=context.run.layers[shown.layer].kind == "lstm")
 
 st.subheader("The input")
 shown = input_view(context.run, objective)

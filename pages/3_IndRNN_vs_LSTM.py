@@ -7,7 +7,13 @@ import streamlit as st
 from indrnn.views import compare as view
 from indrnn.views.predictions import prediction_figure, predictions_side_by_side
 from ui.state import remembered
-from ui.widgets import comparison_runs, new_click, open_page, sequence_picker
+from ui.widgets import (
+    comparison_findings,
+    comparison_runs,
+    new_click,
+    open_page,
+    sequence_picker,
+)
 
 context = open_page("IndRNN vs LSTM")
 runs = comparison_runs(context)
@@ -24,6 +30,16 @@ side_by_side = predictions_side_by_side({e.name: e.run for e in runs}, sequence,
                                         context.objective, context.parsed.targets)
 st.plotly_chart(prediction_figure(side_by_side, "Prediction, model by model"), width="stretch",
                 theme=None)
+
+st.subheader("What each model does")
+st.caption("Each model's findings (from its card, measured on the test split): where it keeps "
+           "what the task needs, and for how long (IndRNN: u; LSTM: its mean forget gate).")
+claims = view.findings_side_by_side({entry.name: comparison_findings(context, entry.name)
+                                     for entry in runs})
+for column, (name, lines) in zip(st.columns(len(claims)), claims.items()):
+    column.markdown(f"**{name}**")
+    for line in lines:
+        column.markdown(f"- {line}")
 
 if lstm is not None:
     st.subheader(f"LSTM gates: {lstm.name}")

@@ -174,7 +174,8 @@ def render(cards: list[dict[str, Any]], skipped: list[str]) -> str:
         if recipe.get("why"):
             lines += ["", f"Why: {recipe['why']}"]
         if card.get("findings"):
-            lines += ["", "What its neurons do (`python -m indrnn.explain`; discovered on the "
+            who = "units" if architecture(card).startswith("LSTM") else "neurons"
+            lines += ["", f"What its {who} do (`python -m indrnn.explain`; discovered on the "
                       "validation split, measured on the test split):", ""]
             lines += [f"{k}. {finding['claim']}" for k, finding in
                       enumerate(card["findings"][:3], 1)]

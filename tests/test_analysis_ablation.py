@@ -162,3 +162,33 @@ def test_batched_ranking_leaves_the_model_untouched_and_names_a_missing_layer():
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     with pytest.raises((KeyError, ValueError), match=r"body\.l7"):
         rank_neurons(model, x, "body.l7")
+
+
+def test_lstm_units_are_silenced_and_lose_their_memory_through_their_gates():
+    """An LSTM unit is silenced by shutting its output gate (h = 0 exactly, in the fused
+    kernel as in the recorded gate path) and loses its memory with its forget gate shut."""
+    from indrnn.analysis._common import model_output
+
+    torch.manual_seed(0)
+    model = SequenceModel({"architecture": "LSTM",
+                           "config": indrnn.LSTM(3, 8, num_layers=2).config()}, 2).eval()
+    x = torch.randn(4, 30, 3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    base = model_output(model(x))
+    with ablations_applied(model, [Ablation("body.l1", (2, 5), "silence")]):
+        recorded = indrnn.record(model, x)
+        assert recorded["body.l1"].hidden[..., [2, 5]].abs().max() == 0
+        assert recorded["body.l1"].hidden[..., 0].abs().max() > 0
+        fused = model_output(model(x))
+        torch.testing.assert_close(fused, model_output(recorded.output))
+        assert (fused - base).abs().max() > 0
+    with ablations_applied(model, [Ablation("body.l0", (1,), "memory")]):
+        gates = indrnn.record(model, x)["body.l0"].tensors
+        assert gates["forget_gate"][..., 1].abs().max() == 0
+        torch.testing.assert_close(gates["cell"][..., 1],
+                                   gates["input_gate"][..., 1] * gates["cell_candidate"][..., 1])
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    ranked = rank_neurons(model, x, "body.l1")
+    assert sorted(ranked.neurons.tolist()) == list(range(8))
+    with pytest.raises(KeyError, match=r"known: body\.l0, body\.l1"):
+        rank_neurons(model, x, "body.l9")

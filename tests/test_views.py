@@ -186,3 +186,15 @@ def test_a_regression_target_prints_as_a_number_rounded_as_the_prediction():
     target = float(targets[0].reshape(-1)[0])
     assert lines[0].endswith(f" — target {target:.4f}"), lines[0]
     assert "[" not in lines[0] and "e-" not in lines[0], lines[0]
+
+
+def test_findings_side_by_side_put_what_the_units_hold_first_and_say_why_when_none():
+    from indrnn.explain import Finding
+    from indrnn.views.compare import findings_side_by_side
+
+    effect = Finding("body.l1", (3,), "Silencing neuron 3 of body.l1 takes ...", kind="effect")
+    marker = Finding("body.l1", (4,), "Neuron 4 of body.l1 holds the first ...", kind="marker")
+    code = Finding("body.l1", (5,), "Neuron 5 of body.l1 follows ...", kind="code")
+    shown = findings_side_by_side({"a": [effect, code, marker], "b": [], "c": None}, most=2)
+    assert shown["a"] == [marker.claim, effect.claim]
+    assert shown["b"][0].startswith("No finding") and "not made yet" in shown["c"][0]

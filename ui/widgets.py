@@ -196,6 +196,13 @@ def comparison_runs(context: Context) -> list[ModelRun]:
     return [this_model(context), *(_on_this_input(context, other.name) for other in others)]
 
 
+def comparison_findings(context: Context, name: str) -> list[Finding] | None:
+    """The findings of ``name``, this model or a listed one trained beside it."""
+    if name == context.name:
+        return model_findings(context)
+    return resources.findings(name)
+
+
 def model_findings(context: Context) -> list[Finding] | None:
     """The model's findings (:mod:`indrnn.explain`), with a progress bar while they are made.
 
@@ -284,16 +291,19 @@ def indrnn_only(context: Context, why: str) -> None:
     st.stop()
 
 
-def finding_buttons(number: int, layer: str, neurons: tuple[int, ...]) -> None:
-    """Under finding ``number``: a button per neuron that opens it on the Neurons page, and one
-    that opens the Patching page on all of them."""
+def finding_buttons(number: int, layer: str, neurons: tuple[int, ...], lstm: bool = False,
+                    ) -> None:
+    """Under finding ``number``: a button per neuron (``lstm``: unit) that opens it on the
+    Neurons page, and for IndRNN neurons one that opens the Patching page on all of them."""
     buttons = st.columns(max(4, len(neurons) + 1))
+    word = "Unit" if lstm else "Neuron"
     for column, neuron in zip(buttons, neurons):
-        if column.button(f"Neuron {neuron} of {layer}", key=f"finding_{number}_{neuron}",
-                         help="Open this neuron on the Neurons page"):
+        if column.button(f"{word} {neuron} of {layer}", key=f"finding_{number}_{neuron}",
+                         help=f"Open this {word.lower()} on the Neurons page"):
             open_neuron(layer, neuron)
-    if buttons[len(neurons)].button("Patch them", key=f"finding_{number}_patch",
-                                    help="Give them another input's states on the Patching page"):
+    if not lstm and buttons[len(neurons)].button(
+            "Patch them", key=f"finding_{number}_patch",
+            help="Give them another input's states on the Patching page"):
         open_patching(layer, neurons)
 
 

@@ -10,6 +10,11 @@ The model given is never changed: every function here works on a private copy
   it, the next Weight, the readout) sees a 0.
 * ``"memory"``: u = 0, so ``h_t = σ(W x_t + b)``: the neuron still reacts to its input but
   forgets at once.
+
+LSTM units (any :class:`torch.nn.LSTM`, fused kernels included) are edited through their gates:
+``"silence"`` shuts the output gate (its rows' weights 0, bias −10⁴: ``o = 0``, so ``h = 0``
+exactly), ``"memory"`` the forget gate (``f = 0``: the cell keeps nothing of its last value,
+``c_t = i ⊙ g``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from indrnn.analysis._common import model_output
-from indrnn.analysis.locate import find_indrnn_layer
+from indrnn.analysis.locate import LSTMLayerRef, find_indrnn_layer, indrnn_layers, lstm_layers
 from indrnn.devices import model_device
 from indrnn.interventions import NeuronEdits
 from indrnn.objectives import Batch, Objective
@@ -60,11 +65,42 @@ def _mask_hook(neurons: list[int]):
     return hook
 
 
+#: The gate each edit shuts in an LSTM unit, and the bias that shuts it (sigmoid(−10⁴) = 0).
+LSTM_GATE_SHUT = {"silence": "output", "memory": "forget"}
+SHUT_BIAS = -1e4
+
+
+def _apply_lstm(ref: LSTMLayerRef, ablation: Ablation, saved: list) -> None:
+    if ref.parameter("bias_ih") is None:
+        raise ValueError(f"LSTM layer {ref.name!r} has no biases: its gates cannot be shut")
+    rows = ref.gate_rows(LSTM_GATE_SHUT[ablation.mode], list(ablation.neurons))
+    for kind, value in (("weight_ih", 0.0), ("weight_hh", 0.0), ("bias_ih", SHUT_BIAS),
+                        ("bias_hh", 0.0)):
+        tensor = ref.parameter(kind)
+        saved.append((tensor, tensor.detach().clone()))
+        tensor[rows] = value  # in place: nn.LSTM's flat weights (cuDNN) are views of these
+
+
+def layer_size(model: nn.Module, layer: str) -> int:
+    """Neurons (or LSTM units) of ``layer``; ``KeyError`` naming the known layers otherwise."""
+    lstms = lstm_layers(model)
+    if layer in lstms:
+        return lstms[layer].hidden_size
+    if layer in indrnn_layers(model) or not lstms:
+        return find_indrnn_layer(model, layer).hidden_size
+    known = [*indrnn_layers(model), *lstms]
+    raise KeyError(f"no IndRNN or LSTM layer {layer!r} in the model; known: {', '.join(known)}")
+
+
 @torch.no_grad()
 def _apply(model: nn.Module, ablations: Sequence[Ablation], saved: list, hooks: list) -> None:
     """Ablate in place, noting in ``saved`` and ``hooks`` what :func:`_restore` needs to undo it
     (also when it stops half-way on a bad layer name)."""
     for ablation in ablations:
+        lstm = lstm_layers(model).get(ablation.layer)
+        if lstm is not None:
+            _apply_lstm(lstm, ablation, saved)
+            continue
         ref = find_indrnn_layer(model, ablation.layer)
         neurons = list(ablation.neurons)
         tensors = [ref.u]
@@ -219,9 +255,11 @@ def rank_neurons(model: nn.Module, inputs: Tensor | Batch, layer: str, *, mode: 
     progress : callable, optional
         ``progress(done, total)`` after each batched run (for a progress bar).
     """
-    size = find_indrnn_layer(model, layer).hidden_size
+    size = layer_size(model, layer)
     candidates = list(range(size)) if neurons is None else [int(n) for n in neurons]
-    if objective is not None:
+    if objective is None and layer in lstm_layers(model):  # LSTM units are not independent
+        impact = _ranked_one_by_one(model, inputs, layer, mode, candidates, progress)
+    elif objective is not None:
         impact = _ranked_by_loss(model, inputs, layer, mode, candidates, objective, progress)
     else:
         impact = _ranked_by_output(model, inputs, layer, mode, candidates, progress)
@@ -254,6 +292,23 @@ def _ranked_by_output(model: nn.Module, inputs: Tensor | Batch, layer: str, mode
         impact += change.mean(dim=tuple(range(1, change.dim()))).double().tolist()
         if progress is not None:
             progress(min(start + chunk, len(candidates)), len(candidates))
+    return impact
+
+
+def _ranked_one_by_one(model: nn.Module, inputs: Tensor | Batch, layer: str, mode: str,
+                       candidates: list[int], progress: Callable[[int, int], None] | None,
+                       ) -> list[float]:
+    """Mean absolute change of the output with each unit edited alone, one run per unit."""
+    private = copy.deepcopy(model)
+    x = (inputs.inputs if isinstance(inputs, Batch) else inputs).to(model_device(private))
+    with torch.no_grad():
+        base = model_output(private(x))
+        impact = []
+        for done, unit in enumerate(candidates, 1):
+            with ablations_applied(private, [Ablation(layer, (unit,), mode)]):
+                impact.append(float((model_output(private(x)) - base).abs().mean()))
+            if progress is not None:
+                progress(done, len(candidates))
     return impact
 
 

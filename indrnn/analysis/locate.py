@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from indrnn.layers import IndRNN, IndRNNRecurrence
@@ -132,3 +133,56 @@ def find_indrnn_layer(model: nn.Module, name: str) -> IndRNNLayerRef:
     if name not in layers:
         raise KeyError(f"no IndRNN layer {name!r} in the model; known: {', '.join(layers)}")
     return layers[name]
+
+
+#: The gates of an LSTM layer in PyTorch's order (rows of ``weight_ih_l{k}``, ``H`` each).
+LSTM_GATES = ("input", "forget", "cell", "output")
+
+
+@dataclass(frozen=True)
+class LSTMLayerRef:
+    """Where one layer (one direction) of an :class:`torch.nn.LSTM` keeps its parameters.
+
+    Attributes
+    ----------
+    name : str
+        The recorder's name for it (``body.l0``, ``body.l0_reverse``).
+    module : nn.LSTM
+    index : int
+        Layer index inside the LSTM.
+    suffix : str
+        ``""`` or ``"_reverse"``.
+    """
+
+    name: str
+    module: nn.LSTM
+    index: int
+    suffix: str = ""
+
+    def parameter(self, kind: str) -> Tensor | None:
+        """``weight_ih``, ``weight_hh``, ``bias_ih`` or ``bias_hh`` of this layer (the live
+        parameter), ``None`` without biases."""
+        return getattr(self.module, f"{kind}_l{self.index}{self.suffix}", None)
+
+    def gate_rows(self, gate: str, units: list[int]) -> Tensor:
+        """The rows of ``units`` in ``gate``'s block of the layer's weights and biases."""
+        offset = LSTM_GATES.index(gate) * self.hidden_size
+        return torch.tensor(units, dtype=torch.int64) + offset
+
+    @property
+    def hidden_size(self) -> int:
+        """Units in the layer."""
+        return int(self.module.hidden_size)
+
+
+def lstm_layers(model: nn.Module) -> dict[str, LSTMLayerRef]:
+    """Every layer of every :class:`torch.nn.LSTM` inside ``model`` (this library's
+    :class:`~indrnn.lstm.LSTM` included), keyed by the name :func:`indrnn.record` gives it."""
+    found: dict[str, LSTMLayerRef] = {}
+    for prefix, module in model.named_modules():
+        if isinstance(module, nn.LSTM):
+            for index in range(module.num_layers):
+                for suffix in ("", "_reverse")[: 2 if module.bidirectional else 1]:
+                    name = _join(prefix, f"l{index}{suffix}")
+                    found[name] = LSTMLayerRef(name, module, index, suffix)
+    return found

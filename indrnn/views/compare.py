@@ -11,6 +11,7 @@ from torch import Tensor
 
 from indrnn import catalog
 from indrnn.analysis import gate_saturation, indrnn_memory, lstm_memory
+from indrnn.explain import Finding
 from indrnn.figures.compare import (
     NARROW_GATES,
     gate_heatmaps,
@@ -109,3 +110,22 @@ def memory_figure(indrnn: ModelRun | None, lstm: ModelRun | None) -> go.Figure |
              else "Memory: IndRNN τ from u" if indrnn_taus else
              "Memory: LSTM τ from mean forget gate")
     return memory_comparison(indrnn_taus, lstm_taus, title=title)
+
+
+def findings_side_by_side(found: dict[str, list[Finding] | None], most: int = 3,
+                          ) -> dict[str, list[str]]:
+    """Each model's first ``most`` claims for the comparison, those naming what the units hold
+    (the adding problem's marked values) first, so that the two models' answers to "where is
+    the first marker kept, and for how long?" sit side by side. A model without findings says
+    why in its one line."""
+    shown = {}
+    for name, findings in found.items():
+        if findings is None:
+            shown[name] = ["Its findings are not made yet (the Overview makes them)."]
+        elif not findings:
+            shown[name] = ["No finding: silencing no group of its units changes the held-out "
+                           "metric enough to name it."]
+        else:
+            ordered = sorted(findings, key=lambda f: f.kind != "marker")  # stable: by effect
+            shown[name] = [f.claim for f in ordered[:most]]
+    return shown

@@ -119,3 +119,17 @@ def test_a_model_without_a_partner_of_its_settings_meets_the_tasks_lstm_named_as
     assert 'adding1000_lstm was trained on the same task with {"seq_len": 1000}' in said
     assert "LSTM gates: adding1000_lstm" in [h.value for h in at.subheader]
     assert "Memory: IndRNN τ from u, LSTM τ from mean forget gate" in _titles(at)
+
+
+def test_the_comparison_says_what_each_model_does_side_by_side():
+    from ui import resources
+
+    at = _page("adding1000_indrnn", COMPARE)
+    assert not at.exception, at.exception
+    assert "What each model does" in [h.value for h in at.subheader]
+    said = " ".join(m.value for m in at.markdown)
+    ours = next(f for f in resources.findings("adding1000_indrnn") if f.kind == "marker")
+    assert ours.claim in said  # where the IndRNN keeps a marked value, and for how long
+    twin = resources.findings("adding1000_lstm")
+    assert "**adding1000_lstm**" in said
+    assert (twin[0].claim if twin else "No finding") in said

@@ -63,9 +63,17 @@ def test_a_neuron_no_finding_names_says_so_and_which_ones_they_name():
     assert f"No finding names neuron {other}; on {layer} they name" in captions, captions
 
 
-def test_a_model_without_indrnn_layers_says_why_it_has_no_finding():
-    at = _overview("adding1000_lstm")
-    assert any("findings are made for IndRNN layers" in i.value for i in at.info)
+def test_an_lstm_twin_has_findings_about_its_units_that_open_them():
+    at = _overview("basicmotions_lstm")
+    found = resources.findings("basicmotions_lstm")
+    assert found and found[0].claim.startswith("Silencing units ")
+    said = [m.value for m in at.markdown]
+    assert any(found[0].claim in line for line in said), said
+    unit = found[0].neurons[0]
+    assert not any(b.key == "finding_1_patch" for b in at.button)  # patches run in IndRNNs
+    at.button(key=f"finding_1_{unit}").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="neuron_choice").value == unit
 
 
 def test_an_uploaded_model_is_explained_when_the_user_asks(tmp_path):
