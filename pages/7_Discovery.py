@@ -23,27 +23,38 @@ correlations = cached("discovery", (context.name, layer),
                       lambda: view.track_correlations(held_out, objective, layer), most=1,
                       spinner="Correlating every neuron with every track over the held-out "
                               "data…")
+statistic = remembered(st.radio, "Rank by", list(view.STATISTICS), "discovery_statistic",
+                       "rank_by", format_func=view.STATISTICS.__getitem__, horizontal=True,
+                       help="Many tracks grow with time (the step, steps since a marker), and so "
+                            "do ramping neurons: with the time step regressed out of both, only "
+                            "what a neuron follows beyond time is left.")
 st.caption(f"Pearson's r of every neuron of {layer} with each annotation track, over every step "
            f"of {len(held_out.lengths)} held-out sequences; the strongest |r| first (red "
-           "positive, blue negative).")
+           "positive, blue negative). Dashed: the |r| the strongest neuron reaches with the "
+           "track of another sequence (chance). A track whose strongest |r| is no higher than "
+           "its chance is followed only as far as it shares every sequence's time course: rank "
+           "with the time step removed to see what is left.")
 names = list(correlations)
 shown = st.multiselect("Tracks", names, default=names[:6], key="discovery_tracks")
 if shown:
-    st.plotly_chart(view.ranking_figure(correlations, shown, k), width="stretch", theme=None)
+    st.plotly_chart(view.ranking_figure(correlations, shown, k, statistic), width="stretch",
+                    theme=None)
+    st.dataframe(view.controls_table(correlations, shown), hide_index=True)
 else:
     st.info("Pick at least one track to rank neurons by.")
 
 st.subheader("One neuron against one track, on the current input")
 cols = st.columns(2)
 track = remembered(cols[0].selectbox, "Track", names, "discovery_track", "track")
-ranked = correlations[track]
+ranked = view.ranked_by(correlations[track], statistic)
 # a new track (or layer, or model) opens on its strongest neuron
-reset_when_changed("discovery_neuron", context.name, layer, track, query="track_neuron")
+reset_when_changed("discovery_neuron", context.name, layer, track, statistic,
+                   query="track_neuron")
 neuron = remembered(cols[1].selectbox, "Neuron (strongest first)", ranked.neurons.tolist(),
                     "discovery_neuron", "track_neuron", default=int(ranked.neurons[0]),
-                    format_func=lambda n: f"{n} (r = {ranked.r[n]:.3f})")
+                    format_func=lambda n: view.neuron_label(correlations[track], n))
 st.plotly_chart(view.neuron_on_track(context.run, objective, layer, sequence, neuron, track,
-                                     ranked), width="stretch", theme=None)
+                                     correlations[track]), width="stretch", theme=None)
 
 how = None
 if objective.held_out_labels(held_out.source_indices, len(held_out.lengths)) is not None:

@@ -90,3 +90,26 @@ def test_sequence_features_use_each_sequences_own_steps():
     assert sequence_features(hidden, "last", lengths)[:, 0].tolist() == [9, 4, 2]
     assert sequence_features(hidden, "mean", lengths)[:, 0].tolist() == [4.5, 2.5, 2]
     assert sequence_features(hidden, "max", lengths)[:, 0].tolist() == [9, 4, 2]
+
+
+def test_partial_r_removes_what_only_time_explains_and_chance_is_the_misaligned_level():
+    from indrnn.analysis.discovery import correlate_tracks, partial_on_step
+
+    rng = np.random.default_rng(0)
+    steps, batch = 300, 6
+    t = np.arange(steps, dtype=float)[:, None].repeat(batch, 1)
+    signal = rng.normal(size=(steps, batch))
+    ramp = 0.01 * t + 0.05 * rng.normal(size=(steps, batch))  # grows with time only
+    follower = signal + 0.1 * rng.normal(size=(steps, batch))
+    states = np.stack([ramp, follower], axis=-1)
+    since = t - 20.0  # "steps since a marker": a line in the step, undefined before it
+    since[:20] = np.nan
+    found = correlate_tracks(states, {"since": since, "signal": signal}, k=2)
+    assert abs(found["since"].r[0]) > 0.95  # the ramp looks like it follows the track...
+    assert np.abs(found["since"].partial_r).max() == 0  # ...and nothing is left without time
+    assert found["signal"].partial_r[1] > 0.95 and abs(found["signal"].partial_r[0]) < 0.1
+    # misaligned, the follower no longer follows; the ramp still "follows" a time track
+    assert found["signal"].chance < 0.1 and found["since"].chance > 0.9
+    flat = states.reshape(-1, 2)
+    again = partial_on_step(flat, signal.reshape(-1), t.reshape(-1))
+    np.testing.assert_allclose(again, found["signal"].partial_r, atol=0.02)  # one order, same r

@@ -3,7 +3,9 @@
 Tracks are one number per step (``NaN`` where a track is undefined, e.g. "steps since the first
 marker" before it), what is known about the input: each task annotates its own inputs
 (:meth:`indrnn.data.Task.annotation_tracks`, built in :mod:`indrnn.data.tracks`).
-:func:`correlate_tracks` ranks neurons by Pearson's r with each track over all steps;
+:func:`correlate_tracks` ranks neurons by Pearson's r with each track over all steps, with r
+once the time step is regressed out (:func:`partial_on_step`) and the r a misaligned track
+reaches (chance);
 :func:`label_selectivity` ranks them by how well they separate classes (ANOVA F, correlation
 ratio, point-biserial r per class).
 """
@@ -48,6 +50,39 @@ def pearson(states: np.ndarray, track: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, r, 0.0)
 
 
+def partial_on_step(states: np.ndarray, track: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Pearson's r of every column of ``states`` with ``track`` once the time step is regressed
+    out of both (a straight line in ``step``, fitted on the rows where the track is defined).
+
+    Neurons and tracks that only grow with time ("time step", "steps since the first marker")
+    then no longer correlate by that alone; a track that is a line in the step itself has
+    nothing left, and r 0.
+    """
+    keep = np.isfinite(track)
+    design = np.stack([np.ones(int(keep.sum())), step[keep].astype(np.float64)], axis=1)
+
+    def residual(values: np.ndarray) -> np.ndarray:
+        fit, *_ = np.linalg.lstsq(design, values, rcond=None)
+        return values - design @ fit
+
+    x = residual(states[keep].astype(np.float64))
+    y = residual(track[keep])
+    if float(np.abs(y).max(initial=0.0)) <= 1e-9 * max(1.0, float(np.abs(track[keep]).max())):
+        return np.zeros(states.shape[1])
+    return pearson(x, y)
+
+
+def _misaligned(seqs: list[np.ndarray], parts: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Each sequence's states beside the next sequence's track (one sequence: its own, rolled
+    by half), cut to the shorter of the two: what r looks like where there is no relation."""
+    if len(seqs) == 1:
+        return seqs[0], np.roll(parts[0], len(parts[0]) // 2)
+    pairs = [(seqs[b], parts[(b + 1) % len(seqs)]) for b in range(len(seqs))]
+    states = np.concatenate([s[: min(len(s), len(p))] for s, p in pairs])
+    track = np.concatenate([p[: min(len(s), len(p))] for s, p in pairs])
+    return states, track
+
+
 @dataclass
 class TrackCorrelation:
     """Neurons against one track.
@@ -59,12 +94,20 @@ class TrackCorrelation:
         ``(N,)`` Pearson's r of every neuron with the track, over all steps.
     neurons, top_r : numpy.ndarray
         The ``k`` neurons with the largest ``|r|`` and their r, strongest first.
+    partial_r : numpy.ndarray or None
+        ``(N,)`` r with the time step regressed out of states and track
+        (:func:`partial_on_step`).
+    chance : float
+        The largest ``|r|`` of any neuron with the track misaligned (each sequence's states
+        beside another sequence's track): how strong a correlation is where none exists.
     """
 
     track: str
     r: np.ndarray
     neurons: np.ndarray
     top_r: np.ndarray
+    partial_r: np.ndarray | None = None
+    chance: float = float("nan")
 
 
 def top_neurons(scores: np.ndarray | Tensor, k: int = 10,
@@ -94,16 +137,21 @@ def correlate_tracks(states: States, tracks: dict[str, Track], *, k: int = 10,
     Returns
     -------
     dict of str to TrackCorrelation
+        With r, r partialled on the time step and the misaligned chance level per track.
     """
     seqs = split_sequences(states, lengths)
     flat = np.concatenate(seqs).astype(np.float64)
+    steps = np.concatenate([np.arange(len(s), dtype=np.float64) for s in seqs])
     result = {}
     for name, track in tracks.items():
         parts = _track_sequences(track, [len(s) for s in seqs])
         if [len(p) for p in parts] != [len(s) for s in seqs]:
             raise ValueError(f"track {name!r} does not match the states' sequence lengths")
-        r = pearson(flat, np.concatenate(parts))
-        result[name] = TrackCorrelation(name, r, *top_neurons(r, k))
+        track_flat = np.concatenate(parts)
+        r = pearson(flat, track_flat)
+        partial = partial_on_step(flat, track_flat, steps)
+        chance = float(np.abs(pearson(*_misaligned(seqs, parts))).max(initial=0.0))
+        result[name] = TrackCorrelation(name, r, *top_neurons(r, k), partial, chance)
     return result
 
 

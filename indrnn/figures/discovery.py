@@ -24,7 +24,8 @@ NEGATIVE, POSITIVE = "#2166ac", "#b2182b"  # the ends of RdBu
 
 
 def track_bars(correlations: Mapping[str, Any], *, tracks: Sequence[str] | None = None,
-               k: int = 10, title: str = "Neurons that follow each track") -> go.Figure:
+               k: int = 10, title: str = "Neurons that follow each track",
+               chance: Mapping[str, float] | None = None) -> go.Figure:
     """Top neurons per track by Pearson's r, one panel per track.
 
     Parameters
@@ -36,6 +37,8 @@ def track_bars(correlations: Mapping[str, Any], *, tracks: Sequence[str] | None 
     k : int
         Neurons per track at most.
     title : str
+    chance : mapping of track name to float, optional
+        The ``|r|`` a misaligned track reaches: drawn as a dashed band at ±chance per panel.
 
     Returns
     -------
@@ -54,6 +57,13 @@ def track_bars(correlations: Mapping[str, Any], *, tracks: Sequence[str] | None 
             marker={"color": np.where(r < 0, NEGATIVE, POSITIVE).tolist()},
             hovertemplate="neuron %{customdata}: r = %{y:.3f}<extra>" + name + "</extra>"),
             row, 1)
+        level = (chance or {}).get(name)
+        if level is not None and np.isfinite(level):
+            band = {"line": {"dash": "dash", "color": "#777777", "width": 1}, "row": row,
+                    "col": 1}
+            fig.add_hline(y=level, annotation_text=f"chance ±{level:.2f}",
+                          annotation_position="top right", **band)
+            fig.add_hline(y=-level, **band)
         fig.update_yaxes(range=[-1, 1], title_text="r", row=row, col=1)
         fig.update_xaxes(type="category", row=row, col=1)
     styled(fig, title, None, None, height=max(280, 190 * len(names)))

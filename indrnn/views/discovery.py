@@ -3,7 +3,7 @@ annotation tracks), and neurons that pick out a class."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -24,9 +24,53 @@ def track_correlations(held_out: Run, objective: Objective,
     return correlate_tracks(hidden, tracks, k=hidden.shape[-1], lengths=held_out.lengths)
 
 
+#: Radio value -> what the neurons are ranked by.
+STATISTICS = {"r": "r over every step", "partial": "r with the time step removed"}
+
+
+def ranked_by(correlation: TrackCorrelation, statistic: str) -> TrackCorrelation:
+    """``correlation`` ranked by ``statistic`` (a key of :data:`STATISTICS`): r as measured, or
+    r once the time step is regressed out of neuron and track."""
+    if statistic == "r" or correlation.partial_r is None:
+        return correlation
+    r = correlation.partial_r
+    neurons, top = top_neurons(r, len(r))
+    return replace(correlation, r=r, neurons=neurons, top_r=top)
+
+
+def neuron_label(correlation: TrackCorrelation, neuron: int) -> str:
+    """``"12 (r = 0.912; without time 0.105)"``, for a picker."""
+    label = f"{neuron} (r = {correlation.r[neuron]:.3f}"
+    if correlation.partial_r is not None:
+        label += f"; without time {correlation.partial_r[neuron]:.3f}"
+    return label + ")"
+
+
 def ranking_figure(correlations: dict[str, TrackCorrelation], tracks: list[str],
-                   k: int) -> go.Figure:
-    return track_bars(correlations, tracks=tracks, k=k)
+                   k: int, statistic: str = "r") -> go.Figure:
+    """Top neurons per track by ``statistic``, with each track's misaligned chance level (for r
+    as measured: a misaligned track says nothing of the time-free r)."""
+    shown = {name: ranked_by(correlations[name], statistic) for name in tracks}
+    chance = {name: c.chance for name, c in shown.items()} if statistic == "r" else None
+    title = f"Neurons that follow each track ({STATISTICS[statistic]})"
+    return track_bars(shown, tracks=tracks, k=k, chance=chance, title=title)
+
+
+def controls_table(correlations: dict[str, TrackCorrelation],
+                   tracks: list[str]) -> dict[str, list]:
+    """Per track: the strongest |r|, the r a misaligned track reaches (chance), and the
+    strongest |r| with the time step removed: a track whose r falls to chance without time is
+    followed only because both grow with it."""
+    rows: dict[str, list] = {"track": [], "strongest |r|": [], "chance |r| (misaligned)": [],
+                             "strongest |r|, time step removed": []}
+    for name in tracks:
+        c = correlations[name]
+        rows["track"].append(name)
+        rows["strongest |r|"].append(round(float(np.nanmax(np.abs(c.r))), 3))
+        rows["chance |r| (misaligned)"].append(round(c.chance, 3))
+        partial = np.nan if c.partial_r is None else float(np.nanmax(np.abs(c.partial_r)))
+        rows["strongest |r|, time step removed"].append(round(partial, 3))
+    return rows
 
 
 def neuron_on_track(run: Run, objective: Objective, layer: str, sequence: int, neuron: int,

@@ -99,7 +99,11 @@ def test_discovery_ranks_neurons_by_track_and_by_class():
     data = run_held_out(checkpoint.model, objective_for(task))
     features = sequence_features(data.layers["body.l1"].hidden, "last", data.lengths)
     selectivity = label_selectivity(features, task.test.targets[data.source_indices], 9)
-    table = at.dataframe[0].value
+    controls = at.dataframe[0].value  # per track: r, its misaligned chance, r without time
+    row = controls[controls["track"] == "time step"].iloc[0]
+    assert row["strongest |r|, time step removed"] == 0  # time explains the time step wholly
+    assert row["strongest |r|"] > 0.3
+    table = at.dataframe[-1].value
     assert int(table["neuron"][0]) == int(np.argmax(selectivity.eta_squared))
     eta = np.sort(selectivity.eta_squared)[::-1][: len(table)]
     np.testing.assert_allclose(table.iloc[:, 1].to_numpy(float), eta, atol=1e-4)
@@ -196,3 +200,16 @@ def test_language_model_pages_show_text_tracks_and_matched_text(tmp_path):
     _ok(at)
     assert "No model was trained beside" in " ".join(i.value for i in at.info)
     assert at.get("plotly_chart")
+
+
+def test_discovery_ranks_by_r_with_the_time_step_removed_and_reopens_on_its_strongest():
+    at = open_page("pages/7_Discovery.py", "adding1000_indrnn", layer="body.l1")
+    correlations = next(iter(at.session_state["cache_discovery"].values()))
+    track = "marker seen" if "marker seen" in correlations else list(correlations)[1]
+    at.selectbox(key="discovery_track").set_value(track).run()
+    at.radio(key="discovery_statistic").set_value("partial").run()
+    _ok(at)
+    partial = correlations[track].partial_r
+    assert at.selectbox(key="discovery_neuron").value == int(np.nanargmax(np.abs(partial)))
+    assert "without time" in at.selectbox(key="discovery_neuron").format_func(0)
+    assert at.session_state["shared_choices"]["rank_by"] == "partial"
