@@ -145,3 +145,22 @@ def test_patch_them_opens_the_patching_page_on_the_findings_neurons(server, brow
     wait_for_chart(page, "Output: base, source and patched")
     assert page.get_by_text("of the difference").count() >= 1
     page.close()
+
+
+def test_discovery_ranks_without_time_after_a_click_and_shows_chance(server, browser):
+    page = browser.new_page(viewport={"width": VIEWPORT["width"], "height": 2400})
+    page.goto(f"{server}/Discovery?model=adding1000_indrnn&layer=body.l1")
+    settle(page)
+    wait_for_chart(page, "Neurons that follow each track (r over every step)")
+    page.get_by_text("r with the time step removed").click()
+    settle(page)
+    assert_healthy(page, "Discovery ranked without time")
+    wait_for_chart(page, "Neurons that follow each track (r with the time step removed)")
+    assert query(page)["rank_by"] == "partial", page.url
+    assert "without time" in picked(page, "Neuron (strongest first)")
+    page.get_by_text("r over every step").click()
+    settle(page)
+    wait_for_chart(page, "Neurons that follow each track (r over every step)")
+    bands = page.locator(".js-plotly-plot .annotation-text", has_text="chance ±")
+    assert bands.count() >= 1
+    page.close()
