@@ -1,7 +1,8 @@
 """Where the pretrained models and the data snapshots are: one place, one rule.
 
 Both folders live at the top of the source tree (``models/``, ``data/``) and ship inside the
-wheel as the packages ``indrnn.bundled.models`` and ``indrnn.bundled.data``
+wheel as the packages ``indrnn.bundled.models`` and ``indrnn.bundled.data`` (and the app's files,
+from the top of the tree, as ``indrnn.bundled.app``)
 (``pyproject.toml`` maps the folders there), so a plain ``pip install .`` carries them. Each is
 found, in order:
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 MODELS_ENV = "INDRNN_MODELS_DIR"  #: overrides where the pretrained models are read from
 DATA_ENV = "INDRNN_DATA_DIR"  #: overrides where the committed data snapshots are read from
+APP_ENV = "INDRNN_APP_DIR"  #: overrides where ``indrnn app`` finds the app's files
 _SOURCE_TREE = Path(__file__).resolve().parents[1]
 
 
@@ -48,6 +50,12 @@ def _find(env: str, package: str, folder: str, marker: str) -> Path:
 def models_dir() -> Path:
     """The folder of the pretrained models (``models/``)."""
     return _find(MODELS_ENV, "indrnn.bundled.models", "models", "README.md")
+
+
+def app_dir() -> Path:
+    """The folder of the app (``app.py``, ``pages/``, ``ui/``, ``examples/``, ``.streamlit/``):
+    the copy installed with the package (``indrnn.bundled.app``), else the source tree."""
+    return _find(APP_ENV, "indrnn.bundled.app", ".", "app.py")
 
 
 def data_dir() -> Path:

@@ -1,36 +1,50 @@
-"""The pretrained models in ``models/``: names, cards, and the LSTM trained beside each IndRNN.
+"""The models the app lists: the pretrained ones in ``models/``, the folders a user adds, their
+cards, and the LSTM trained beside each IndRNN.
 
-Names come only from the folder's own listing, so a name typed into the app or a URL can never
-reach a file outside ``models/``.
+A user adds folders with ``indrnn app --models DIR`` or the environment variable
+``INDRNN_MODELS`` (folders separated by ``os.pathsep``). A folder holds checkpoints as
+``NAME.json`` + ``NAME.safetensors`` (:func:`indrnn.save`), or as hub folders ``NAME/`` with
+``config.json`` + ``model.safetensors`` (:mod:`indrnn.hub`). Names come only from the folders' own
+listings, so a name typed into the app or a URL can never reach another file; symbolic links
+are never followed. What cannot be listed (a missing folder, a file that is no checkpoint, a
+name listed twice) is reported by :func:`problems`, and the other models are still listed.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from indrnn import registry
 from indrnn.assets import models_dir
-from indrnn.checkpoint import MAX_JSON_BYTES, Checkpoint, load
+from indrnn.checkpoint import FORMAT, MAX_JSON_BYTES, Checkpoint, load
 
+EXTRA_MODELS_ENV = "INDRNN_MODELS"  #: more folders of models, separated by ``os.pathsep``
+MAX_FOLDER_ENTRIES = 2000  #: entries of one added folder that are looked at
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
+HUB_CONFIG, HUB_WEIGHTS = "config.json", "model.safetensors"
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One pretrained model as its card describes it (weights not loaded)."""
+    """One listed model as its card describes it (weights not loaded)."""
 
     name: str
-    task: str
+    task: str | None  #: the card's task; ``None`` for a model saved without one
     task_kwargs: dict[str, Any]
     kind: str  # "indrnn", "lstm", "res21", ...: what follows the last "_" in the name
     body: str  # the body's architecture: IndRNN, PlainIndRNN, ResIndRNN, LSTM, ...
     parameters: int
     metrics: dict[str, float]
     card: dict[str, Any]
+    path: Path | None = None  #: what :func:`load_model` loads: ``folder/NAME`` or a hub folder
 
     @property
     def is_lstm(self) -> bool:
@@ -40,24 +54,51 @@ class ModelEntry:
     def title(self) -> str:
         """A short label for menus, e.g. ``adding1000_indrnn — IndRNN, MSE 0.0041``."""
         metric = ", ".join(f"{k} {v:.4g}" for k, v in self.metrics.items() if k != "loss")
-        return f"{self.name} — {self.body}, {metric}"
+        return f"{self.name} — {self.body}" + (f", {metric}" if metric else (
+            "" if self.task else ", no task"))
 
 
-def _entry(path: Path) -> ModelEntry | None:
+class _NotListedError(ValueError):
+    """Why a file in a folder of models is not listed."""
+
+
+def _document(path: Path) -> dict[str, Any]:
     if path.stat().st_size > MAX_JSON_BYTES:
-        return None
+        raise _NotListedError(f"{path.stat().st_size:,} bytes, over the {MAX_JSON_BYTES:,} limit")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-        card = document["card"]
+    except (ValueError, UnicodeDecodeError) as error:
+        raise _NotListedError(f"not valid JSON ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise _NotListedError(f"not an indrnn checkpoint (no \"format\": \"{FORMAT}\")")
+    problems = [f"{field} must be an object" for field in ("config", "card", "tensors")
+                if not isinstance(document.get(field, {}), dict)]
+    if document.get("architecture") not in registry.registered():
+        problems.append(f"architecture {str(document.get('architecture'))[:40]!r} is not "
+                        f"registered (known: {', '.join(registry.registered())})")
+    if problems:
+        raise _NotListedError("; ".join(problems))
+    return document
+
+
+def _entry(name: str, path: Path, document: dict[str, Any], weights: Path) -> ModelEntry:
+    card, config = document.get("card") or {}, document.get("config") or {}
+    body = config.get("body") if document["architecture"] == "SequenceModel" else None
+    architecture = body.get("architecture") if isinstance(body, dict) else None
+    counted = sum(math.prod(t.get("shape", [])) for t in document.get("tensors", {}).values()
+                  if isinstance(t, dict) and isinstance(t.get("shape"), list))
+    try:
+        metrics = {k: float(v) for k, v in ((card.get("metrics") or {}).get("test") or {}
+                                             ).items()}
+        task = card.get("task")
         return ModelEntry(
-            name=path.stem, task=card["task"], task_kwargs=dict(card.get("task_kwargs", {})),
-            kind=path.stem.rpartition("_")[2],
-            body=document["config"]["body"]["architecture"],
-            parameters=int(card["parameters"]), metrics=dict(card["metrics"]["test"]),
-            card=card,
-        )
-    except (ValueError, KeyError, TypeError):
-        return None  # not a card of ours: listed nowhere, loaded never
+            name=name, task=task if isinstance(task, str) else None,
+            task_kwargs=dict(card.get("task_kwargs") or {}), kind=name.rpartition("_")[2],
+            body=str(architecture or document["architecture"]),
+            parameters=int(card.get("parameters") or counted), metrics=metrics, card=card,
+            path=path)
+    except (ValueError, TypeError, AttributeError) as error:
+        raise _NotListedError(f"card fields of the wrong type ({error})") from None
 
 
 def _plain_file(path: Path) -> bool:
@@ -65,22 +106,75 @@ def _plain_file(path: Path) -> bool:
 
 
 @cache
-def _catalog(folder: Path, modified: int) -> dict[str, ModelEntry]:
+def _catalog(folder: Path, modified: int) -> tuple[dict[str, ModelEntry], tuple[str, ...]]:
     # `modified` (the folder's mtime) is part of the cache key: a new model shows up at once.
-    entries = (_entry(p) for p in sorted(folder.glob("*.json"))
-               if _NAME.match(p.stem) and _plain_file(p) and _plain_file(p.with_suffix(
-                   ".safetensors")))
-    return {e.name: e for e in entries if e is not None}
+    found: dict[str, ModelEntry] = {}
+    problems: list[str] = []
+    entries = sorted(itertools.islice(folder.iterdir(), MAX_FOLDER_ENTRIES + 1))
+    if len(entries) > MAX_FOLDER_ENTRIES:
+        problems.append(f"{folder}: more than {MAX_FOLDER_ENTRIES:,} entries; only the first "
+                        f"{MAX_FOLDER_ENTRIES:,} were looked at")
+        entries = entries[:MAX_FOLDER_ENTRIES]
+    for path in entries:
+        hub = path.is_dir() and (path / HUB_CONFIG).exists()
+        if not (hub or path.suffix == ".json"):
+            continue
+        name = path.name if hub else path.stem
+        card_path, weights = ((path / HUB_CONFIG, path / HUB_WEIGHTS) if hub else
+                              (path, path.with_suffix(".safetensors")))
+        try:
+            if path.is_symlink() or card_path.is_symlink() or weights.is_symlink():
+                raise _NotListedError("a symbolic link: links are not followed")
+            if not _NAME.match(name):
+                raise _NotListedError("its name may hold only letters, digits and _")
+            if not _plain_file(card_path):
+                raise _NotListedError("not a plain file")
+            document = _document(card_path)
+            if not _plain_file(weights):
+                raise _NotListedError(f"no {weights.name} beside it")
+            found[name] = _entry(name, path if hub else path.with_suffix(""), document, weights)
+        except (_NotListedError, OSError) as error:
+            problems.append(f"{card_path}: {error}")
+    return found, tuple(problems)
+
+
+def model_folders() -> list[Path]:
+    """The folders listed: ``models/`` first, then those of :data:`EXTRA_MODELS_ENV`."""
+    extra = [Path(p) for p in os.environ.get(EXTRA_MODELS_ENV, "").split(os.pathsep) if p]
+    return [models_dir(), *extra]
+
+
+def _listing(folder: Path | None) -> tuple[dict[str, ModelEntry], list[str]]:
+    found: dict[str, ModelEntry] = {}
+    problems: list[str] = []
+    for place in [folder] if folder is not None else model_folders():
+        if not place.is_dir():
+            problems.append(f"{place}: no such folder")
+            continue
+        place = place.resolve()
+        listed, trouble = _catalog(place, place.stat().st_mtime_ns)
+        problems += trouble
+        for name, model in listed.items():
+            if name in found:
+                problems.append(f"{model.path}: a model named {name} is listed already (from "
+                                f"{found[name].path}); rename one of them")
+            else:
+                found[name] = model
+    return found, problems
 
 
 def models(folder: Path | None = None) -> dict[str, ModelEntry]:
-    """Every model in ``folder`` with a readable card and weights beside it, by name (sorted).
+    """Every model with a readable card and weights, by name (sorted within each folder).
 
-    ``folder`` defaults to :func:`indrnn.assets.models_dir`. Symbolic links are skipped, so
-    nothing outside the folder is ever listed.
+    ``folder`` alone, or by default :func:`model_folders`: the pretrained models and the
+    folders a user added. Symbolic links are skipped, so nothing outside the folders is listed.
     """
-    folder = (folder or models_dir()).resolve()
-    return dict(_catalog(folder, folder.stat().st_mtime_ns))
+    return _listing(folder)[0]
+
+
+def problems(folder: Path | None = None) -> list[str]:
+    """What could not be listed, one line each naming the file or folder and why."""
+    return _listing(folder)[1]
 
 
 def entry(name: str, folder: Path | None = None) -> ModelEntry:
@@ -102,6 +196,8 @@ def partner(name: str, folder: Path | None = None) -> ModelEntry | None:
     the two entries' ``task_kwargs`` to tell.
     """
     this = entry(name, folder)
+    if this.task is None:  # saved without a task: nothing was trained beside it
+        return None
     others = [e for e in models(folder).values() if e.name != name and e.task == this.task]
     for same_settings in (True, False):
         found = _partner_among(this, [e for e in others
@@ -187,5 +283,4 @@ def _partner_among(this: ModelEntry, candidates: list[ModelEntry]) -> ModelEntry
 
 def load_model(name: str, folder: Path | None = None, device: str = "cpu") -> Checkpoint:
     """Load a listed model safely (:func:`indrnn.load`); only listed names are accepted."""
-    entry(name, folder)
-    return load((folder or models_dir()) / name, map_location=device)
+    return load(entry(name, folder).path, map_location=device)

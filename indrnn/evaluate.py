@@ -50,7 +50,7 @@ def disagreements(measured: dict[str, float], recorded: dict[str, Any],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m indrnn.evaluate", description=__doc__.split(
+    parser = argparse.ArgumentParser(prog="indrnn evaluate", description=__doc__.split(
         "\n")[0])
     parser.add_argument("checkpoint", help="models/NAME (with or without .json)")
     parser.add_argument("--slice", action="store_true", help="only the card's small test slice")

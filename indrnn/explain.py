@@ -531,7 +531,7 @@ def write_findings(path: str | Path, findings: list[Finding]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m indrnn.explain",
+    parser = argparse.ArgumentParser(prog="indrnn explain",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", help="models/NAME (with or without .json)")
     parser.add_argument("--top", type=int, default=None, help="print only the first N findings")

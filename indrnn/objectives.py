@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from indrnn.data import SequenceSplit, Task, seeded_generator
+from indrnn.data import SequenceSplit, Task, has_task_data, seeded_generator
 from indrnn.data.text import bptt_batches, decode, random_windows
 from indrnn.devices import model_device
 from indrnn.sequence_model import detach_state
@@ -296,7 +296,9 @@ class Classification(Objective):
             return None
         return int(targets[sequence])
 
-    def held_out_labels(self, source_indices: Tensor | None, count: int) -> Tensor:
+    def held_out_labels(self, source_indices: Tensor | None, count: int) -> Tensor | None:
+        if not has_task_data(self.task):  # no labelled data: nothing to compare classes on
+            return None
         targets = self.task.test.targets
         return targets[:count] if source_indices is None else targets[source_indices]
 

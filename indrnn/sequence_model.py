@@ -140,3 +140,43 @@ def lstm_spec(input_size: int, hidden_size: int, num_layers: int = 1,
     """The body spec of a time-major :class:`indrnn.LSTM`."""
     return spec("LSTM", input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
                 dropout=dropout)
+
+
+#: The recurrent bodies :func:`as_sequence_model` wraps: the library's layers and stacks.
+BODIES = ("IndRNN", "LSTM", "PlainIndRNN", "ResIndRNN", "DenseIndRNN")
+
+
+def as_sequence_model(model: nn.Module) -> SequenceModel:
+    """``model`` as a :class:`SequenceModel`, so that every view can read it the same way.
+
+    A :class:`SequenceModel` is returned as it is. A bare recurrent body (one of :data:`BODIES`,
+    as saved with ``indrnn.save(IndRNN(...), path)``) is wrapped: the same weights, time-major,
+    and a readout that is the identity on the body's last step, so the "outputs" are the last
+    step's features (``output k`` is feature ``k``) and silencing a neuron of the last layer
+    shows as exactly its own output going to 0.
+
+    Raises
+    ------
+    TypeError
+        For any other module, naming what is accepted.
+    """
+    if isinstance(model, SequenceModel):
+        return model
+    name = type(model).__name__
+    config = getattr(model, "config", None)
+    if name not in BODIES or not callable(config):
+        raise TypeError(f"a {name} cannot be read as a sequence model: the app reads a "
+                        f"SequenceModel or one of the library's recurrent layers "
+                        f"({', '.join(BODIES)}); record your own module from Python with "
+                        "indrnn.record instead")
+    body_config = {**config(), "batch_first": False}
+    parameter = next(model.parameters())
+    wrapped = SequenceModel(spec(name, **body_config), num_outputs=1)
+    features = body_output_size(wrapped.body)
+    wrapped.head = nn.Linear(features, features)
+    wrapped.num_outputs = features
+    wrapped.body.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        wrapped.head.weight.copy_(torch.eye(features))
+        wrapped.head.bias.zero_()
+    return wrapped.to(device=parameter.device, dtype=parameter.dtype).eval()

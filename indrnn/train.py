@@ -40,7 +40,7 @@ from indrnn.sequence_model import SequenceModel
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m indrnn.train", description=__doc__.split(
+    parser = argparse.ArgumentParser(prog="indrnn train", description=__doc__.split(
         "\n")[0])
     parser.add_argument("recipe", choices=sorted(RECIPES) + list(PRETRAINED),
                         help="a recipe, or the name of a shipped model (its recipe and settings)")

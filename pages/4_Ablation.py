@@ -9,6 +9,7 @@ from indrnn.analysis import Ablation, ablation_metrics
 from indrnn.views import ablation as view
 from ui.state import cached, remembered, remembered_set, reset_when_changed
 from ui.widgets import (
+    has_held_out_data,
     impact_ranking,
     indrnn_only,
     influence,
@@ -48,6 +49,7 @@ else:
     st.plotly_chart(view.change_figure(change, what), width="stretch", theme=None)
     st.caption(view.change_caption(change))
     st.subheader("The task's metric on held-out data")
+if ablations and has_held_out_data(context, "The task's metric"):
     limit = max(1, objective.slice_size // 2)
     result = cached("ablation_metrics", (context.name, layer, tuple(sorted(neurons)), mode),
                     lambda: ablation_metrics(model, objective, ablations, limit=limit), most=16,

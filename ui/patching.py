@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 from torch import Tensor
 
+from indrnn.data import has_task_data
 from indrnn.views import patching as view
 from ui.sidebar import Context
 from ui.state import (
@@ -34,7 +35,12 @@ def source_input(context: Context, sequence: int) -> tuple[Tensor, str] | None:
     what it is in words; ``None`` (with a line saying why) when there is none to take."""
     run, objective = context.run, context.objective
     steps = int(run.lengths[sequence])
-    kinds = [kind for kind in view.SOURCES if kind != "edit" or view.editable(run)]
+    kinds = [kind for kind in view.SOURCES if (kind != "edit" or view.editable(run)) and (
+        kind != "held_out" or has_task_data(context.task))]
+    if not kinds:
+        st.info("No input to take the states from: this model has no held-out data, and "
+                "this sequence has no value to change.")
+        return None
     reset_when_changed("patch_source", context.name, context.input_key, sequence,
                        query="patch_source",
                        together=(("patch_step", "patch_step"), ("patch_channel", "patch_channel"),

@@ -17,11 +17,12 @@ import torch
 
 from indrnn import catalog
 from indrnn.checkpoint import Checkpoint
-from indrnn.data import load_task
+from indrnn.data import TASKS, Task, load_task, task_for
 from indrnn.devices import default_device, device_name
 from indrnn.explain import Finding, card_findings, explain_model
 from indrnn.objectives import card_objective
 from indrnn.run import Run, run_held_out
+from indrnn.sequence_model import as_sequence_model
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -38,11 +39,24 @@ def compute_device() -> tuple[torch.device, str]:
 
 
 def ready_for_app(checkpoint: Checkpoint) -> Checkpoint:
-    """Freeze a loaded checkpoint's model and move it to :func:`compute_device` (in place)."""
-    for parameter in checkpoint.model.parameters():
+    """The checkpoint with its model read as a sequence model (a bare recurrent layer gets an
+    identity readout: :func:`indrnn.sequence_model.as_sequence_model`), frozen and moved to
+    :func:`compute_device`. Raises ``TypeError`` for a module the app cannot read."""
+    model = as_sequence_model(checkpoint.model)
+    for parameter in model.parameters():
         parameter.requires_grad_(False)
-    checkpoint.model.to(compute_device()[0])
-    return checkpoint
+    model.to(compute_device()[0])
+    return dataclasses.replace(checkpoint, model=model)
+
+
+def model_task(checkpoint: Checkpoint) -> Task:
+    """The task a checkpoint's card names (its data loaded once per server and shared), or a
+    model-only task without data (:func:`indrnn.data.task_for`). Raises ``ValueError`` naming a
+    card field the app cannot use."""
+    card = checkpoint.card
+    if card.get("task") in TASKS:
+        return task_data(card["task"], json.dumps(card.get("task_kwargs", {}), sort_keys=True))
+    return task_for(card, checkpoint.model)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Loading the model…")
@@ -79,9 +93,7 @@ def held_out_run(name: str) -> Run:
     Run
     """
     checkpoint = pretrained(name)
-    card = checkpoint.card
-    task = task_data(card["task"], json.dumps(card.get("task_kwargs", {}), sort_keys=True))
-    run = run_held_out(checkpoint.model, card_objective(task, card))
+    run = run_held_out(checkpoint.model, card_objective(model_task(checkpoint), checkpoint.card))
     layers = {key: dataclasses.replace(layer, tensors={k: v for k, v in layer.tensors.items()
                                                        if v.ndim < 3})
               for key, layer in run.layers.items()}
@@ -106,9 +118,8 @@ def findings(name: str, progress: Callable[[int, int, str], None] | None = None,
             stored = card_findings(checkpoint.card)
             if stored is None:
                 card = checkpoint.card
-                task = task_data(card["task"],
-                                 json.dumps(card.get("task_kwargs", {}), sort_keys=True))
-                stored = explain_model(checkpoint.model, card_objective(task, card),
+                stored = explain_model(checkpoint.model,
+                                       card_objective(model_task(checkpoint), card),
                                        progress=progress)
             _FINDINGS[name] = stored
         return _FINDINGS[name]

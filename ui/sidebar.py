@@ -8,7 +8,6 @@ uploads reaches another session: uploads live in ``st.session_state`` only.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tempfile
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import streamlit as st
 
 from indrnn import catalog, limits
 from indrnn.checkpoint import Checkpoint, CheckpointError, load
-from indrnn.data import TASKS, Task
+from indrnn.data import Task
 from indrnn.data.uploads import (
     ParsedInput,
     UploadError,
@@ -113,8 +112,18 @@ def _choose_model() -> tuple[str, Checkpoint, bool] | None:
     if asked is not None and asked not in names:  # never a path: only listed names are loaded
         st.sidebar.warning(f"The link asks for a model `{_shown(asked)}` that is not among the "
                            f"models in models/; showing {name} instead.")
+    problems = catalog.problems()
+    if problems:
+        with st.sidebar.expander(f"⚠ {len(problems)} file{'s' if len(problems) > 1 else ''} in "
+                                 "the model folders not listed"):
+            for problem in problems:
+                st.caption(problem)
     if name != UPLOAD:
-        return name, resources.pretrained(name), False
+        try:
+            return name, resources.pretrained(name), False
+        except (CheckpointError, TypeError) as error:
+            st.sidebar.error(f"The model {name} can't be used: {error}")
+            return None
     files = st.sidebar.file_uploader(
         "Checkpoint: NAME.json and NAME.safetensors", type=["json", "safetensors"],
         accept_multiple_files=True, key="checkpoint_upload",
@@ -153,10 +162,11 @@ def _load_uploaded(files: list[Any]) -> Checkpoint:
         for suffix, upload in by_suffix.items():
             (Path(folder) / f"model{suffix}").write_bytes(upload.getvalue())
         checkpoint = load(Path(folder) / "model", shown_as=stem)
-    task = checkpoint.card.get("task")
-    if task not in TASKS:
-        raise CheckpointError(f"card['task'] must name one of {', '.join(TASKS)}; got {task!r}")
-    resources.ready_for_app(checkpoint)
+    try:
+        checkpoint = resources.ready_for_app(checkpoint)
+        resources.model_task(checkpoint)  # a card field the app cannot use is said here
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{stem}: {error}") from None
     st.session_state["uploaded_checkpoint"] = UploadedCheckpoint(digest, checkpoint, stem)
     return checkpoint
 
@@ -206,7 +216,8 @@ def _choose_input(task: Task, task_name: str) -> tuple[str, ParsedInput] | None:
 def _parsed(name: str, data: bytes, info: Any) -> tuple[str, ParsedInput]:
     """Parse once per content and task in this session; reruns reuse the result."""
     key = f"{name}:{hashlib.sha256(data).hexdigest()}"
-    return key, cached("parsed", (key, info.name), lambda: parse_upload(name, data, info),
+    return key, cached("parsed", (key, info.name, info.input_size, info.channel_names),
+                       lambda: parse_upload(name, data, info),
                        most=KEPT_RUNS)
 
 
@@ -231,11 +242,13 @@ def sidebar() -> Context | None:
     if chosen is None:
         return None
     name, checkpoint, uploaded = chosen
-    card = checkpoint.card
-    task = resources.task_data(card["task"], json.dumps(card.get("task_kwargs", {}),
-                                                        sort_keys=True))
     try:
-        picked = _choose_input(task, card["task"])
+        task = resources.model_task(checkpoint)
+    except ValueError as error:
+        st.sidebar.error(f"The model {name} can't be used: {error}")
+        return None
+    try:
+        picked = _choose_input(task, task.info.name)
         if picked is None:
             return None
         input_key, parsed = picked

@@ -14,6 +14,7 @@ import streamlit as st
 from indrnn import catalog
 from indrnn.analysis import NeuronInfluence, neuron_influence, rank_neurons, readout_layer
 from indrnn.analysis.ablation import NeuronImpact
+from indrnn.data import has_task_data
 from indrnn.explain import Finding, card_findings, explain_model, measured_effects
 from indrnn.run import Run, run_held_out
 from indrnn.views.memory import ModelRun
@@ -162,10 +163,30 @@ def new_click(event: Any, last_key: str) -> int | None:
     return picked
 
 
+NO_TASK_DATA = ("this model's card names no task this library knows, so there is no held-out "
+                "data to run it on (the README's \"Your own models\" lists the card fields the app "
+                "reads)")
+
+
+def has_held_out_data(context: Context, what: str) -> bool:
+    """Whether the model's task has held-out data; if not, one line saying that ``what`` (a
+    view, e.g. "The task's metric") needs it."""
+    if has_task_data(context.task):
+        return True
+    st.info(f"{what} needs held-out data: {NO_TASK_DATA}.")
+    return False
+
+
 def held_out_run(context: Context) -> Run:
     """The model's run over held-out test data: shared by all sessions for a listed model
     (:func:`ui.resources.held_out_run`, read-only), else (an uploaded checkpoint) once per
-    session, one model at a time."""
+    session, one model at a time. A model without task data gets the run on the user's own
+    input instead, and a line saying so."""
+    if not has_task_data(context.task):
+        count = len(context.run.lengths)
+        st.caption(f"No held-out data ({NO_TASK_DATA}): this uses your input instead, "
+                   f"{count} sequence{'s' if count > 1 else ''}.")
+        return context.run
     if not context.uploaded:
         return resources.held_out_run(context.name)
     return cached("held_out_runs", context.name,
@@ -217,6 +238,9 @@ def model_findings(context: Context) -> list[Finding] | None:
         bar = bar or st.progress(0.0)
         bar.progress(done / total, text=f"Finding what the neurons do: {line}…")
 
+    if not has_task_data(context.task) and card_findings(context.card) is None:
+        st.caption(f"No findings: they are measured on held-out data, and {NO_TASK_DATA}.")
+        return None
     if not context.uploaded:
         found = resources.findings(context.name, progress)
     else:
@@ -249,7 +273,7 @@ def what_the_neuron_does(context: Context, layer: str, neuron: int) -> None:
         others = sorted({n for f in found or [] if f.layer == layer for n in f.neurons})
         st.caption(f"No finding names neuron {neuron}" + (
             f"; on {layer} they name {', '.join(map(str, others))}." if others else "."))
-    if context.run.layers[layer].kind != "indrnn":
+    if context.run.layers[layer].kind != "indrnn" or not has_task_data(context.task):
         return
     key = (context.name, layer, neuron)
     effects = cached_value("neuron_effects", key)

@@ -39,6 +39,13 @@ from indrnn.data.base import (
     seeded_generator,
     stratified_holdout,
 )
+from indrnn.data.model_only import (
+    NO_TASK,
+    ModelOnlyTask,
+    NoTaskDataError,
+    has_task_data,
+    model_only_info,
+)
 from indrnn.data.pixels import (
     IDXError,
     load_fashion_mnist,
@@ -128,12 +135,33 @@ def load_task(name: str, **kwargs: Any) -> Task:
     return spec.loader(**{**spec.defaults, **kwargs})
 
 
+def task_for(card: dict[str, Any], model: Any) -> Task:
+    """The task a checkpoint's card names (:func:`load_task`), or, when it names none this
+    library knows, a :class:`ModelOnlyTask` built from the model and the card (no data).
+
+    Parameters
+    ----------
+    card : dict
+        The checkpoint's card: ``task`` and ``task_kwargs``, else the optional fields of
+        :data:`indrnn.data.model_only.CARD_FIELDS`.
+    model : SequenceModel
+        The checkpoint's model (its sizes, for a model-only task).
+    """
+    name = card.get("task")
+    if name in TASKS:
+        return load_task(name, **dict(card.get("task_kwargs") or {}))
+    return ModelOnlyTask(model_only_info(model, card))
+
+
 __all__ = [
+    "NO_TASK",
     "TASKS",
     "VOCAB",
     "AddingTask",
     "DataError",
     "IDXError",
+    "ModelOnlyTask",
+    "NoTaskDataError",
     "SequenceSplit",
     "Task",
     "TaskData",
@@ -147,6 +175,7 @@ __all__ = [
     "data_dir",
     "decode",
     "encode",
+    "has_task_data",
     "load_adding",
     "load_basicmotions",
     "load_cpython_chars",
@@ -154,11 +183,13 @@ __all__ = [
     "load_japanesevowels",
     "load_mnist5k",
     "load_task",
+    "model_only_info",
     "parse_idx",
     "pixel_permutation",
     "random_windows",
     "read_idx",
     "seeded_generator",
     "stratified_holdout",
+    "task_for",
     "training_generator",
 ]

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from torch import Tensor, nn
 
 from indrnn.analysis import activity_summaries
+from indrnn.data import NO_TASK
 from indrnn.figures.overlays import pixel_image
 from indrnn.figures.overview import input_series, layer_activity_bars
 from indrnn.objectives import Objective
@@ -21,7 +22,14 @@ def card_lines(model: nn.Module, card: dict[str, Any], objective: Objective) -> 
     """Task, test metrics and parameter count, as Markdown lines."""
     info = objective.info
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in card.get("metrics", {}).get("test", {}).items())
-    return [f"**Task**: {info.name} — {info.output_kind.replace('_', ' ')}",
+    kind = info.output_kind.replace("_", " ")
+    task = (f"**Task**: {info.name} — {kind}" if info.name != NO_TASK else
+            f"**Task**: none named in the card; its {info.output_size} outputs are read as "
+            f"{kind} ({', '.join(objective.output_labels(info.output_size)[:4])}"
+            f"{', …' if info.output_size > 4 else ''})")
+    described = [f"**About**: {card['description']}"] if isinstance(
+        card.get("description"), str) else []
+    return [task, *described,
             f"**Test metrics**: {metrics or 'not recorded'}",
             f"**Parameters**: {sum(p.numel() for p in model.parameters()):,}"]
 
