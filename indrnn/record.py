@@ -3,12 +3,17 @@
 Layers of this library (``IndRNN``, ``IndRNNCell`` users excepted, and ``LSTM``) report their
 internals to the active :class:`Recorder`, if there is one, while they run. :func:`record` opens a
 recorder around one forward call and returns what every layer reported, time-major ``(T, B, N)``,
-detached and on the CPU.
+detached and on the CPU. Any ``nn.Module`` works, a user's own class included: ``torch.nn.LSTM``
+layers inside it are read as :class:`indrnn.LSTM` (the same weights and equations) for the call,
+so their gates are recorded too. Other PyTorch recurrent layers (``nn.RNN``, ``nn.GRU``) are not
+recorded.
 """
 
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +124,26 @@ def record(model: nn.Module, *args: Any, grad: bool = False, **kwargs: Any) -> R
     >>> rec["l1"].hidden.shape
     torch.Size([50, 4, 8])
     """
-    with torch.set_grad_enabled(grad), Recorder(model) as recorder:
+    with torch.set_grad_enabled(grad), _torch_lstms_read(model), Recorder(model) as recorder:
         output = model(*args, **kwargs)
     return Recording(output, recorder.layers)
+
+
+@contextmanager
+def _torch_lstms_read(model: nn.Module) -> Iterator[None]:
+    """Every ``torch.nn.LSTM`` in ``model`` runs as :class:`indrnn.LSTM` inside the block.
+
+    :class:`indrnn.LSTM` subclasses ``nn.LSTM`` and adds no state, so swapping the class is
+    exact; outside a recorder its forward is ``nn.LSTM.forward`` itself, so another thread
+    running the same module meanwhile computes the same result.
+    """
+    from indrnn.lstm import LSTM  # indrnn.lstm imports this module
+
+    swapped = [module for module in model.modules() if type(module) is nn.LSTM]
+    for module in swapped:
+        module.__class__ = LSTM
+    try:
+        yield
+    finally:
+        for module in swapped:
+            module.__class__ = nn.LSTM

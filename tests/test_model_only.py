@@ -89,3 +89,34 @@ def test_a_token_model_needs_its_task():
     model = SequenceModel(body, 10, readout="every", vocab_size=10, embedding_dim=8)
     with pytest.raises(ValueError, match="reads token ids: it needs its task's vocabulary"):
         task_for({}, model)
+
+
+class _OwnModel(torch.nn.Module):
+    """A user's own class, registered nowhere: an nn.LSTM feeding an indrnn.IndRNN."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.LSTM(3, 5, batch_first=True)
+        self.memory = indrnn.IndRNN(5, 4)
+        self.out = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        h, _ = self.encoder(x)
+        states, _ = self.memory(h.transpose(0, 1))
+        return self.out(states[-1])
+
+
+def test_a_users_own_module_is_recorded_with_its_torch_lstm_gates():
+    torch.manual_seed(1)
+    model = _OwnModel().eval()
+    x = torch.randn(2, 6, 3)
+    recording = indrnn.record(model, x)
+    assert list(recording.layers) == ["encoder.l0", "memory.l0"]
+    lstm = recording["encoder.l0"]
+    assert lstm.kind == "lstm" and set(lstm.tensors) >= {"forget_gate", "cell", "output_gate"}
+    expected, _ = torch.nn.LSTM.forward(model.encoder, x)
+    assert torch.allclose(lstm.hidden, expected.transpose(0, 1), atol=1e-6)
+    assert torch.allclose(recording.output, model(x), atol=1e-6)
+    # h = o ⊙ tanh(c), from the recorded gates
+    assert torch.allclose(lstm.hidden, lstm["output_gate"] * torch.tanh(lstm["cell"]), atol=1e-6)
+    assert type(model.encoder) is torch.nn.LSTM  # the class is given back after the run
