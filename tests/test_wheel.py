@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import sysconfig
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
 import tomllib
+from installed import build_wheel, fresh_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,11 +34,7 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
-                    "--no-build-isolation", "-q", "-w", str(out)], check=True, cwd=out)
-    (built,) = out.glob("indrnn-*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 def test_the_wheel_lists_every_package_of_the_source_tree(wheel):
@@ -55,21 +49,20 @@ def test_the_wheel_lists_every_package_of_the_source_tree(wheel):
                  if p.suffix in (".json", ".safetensors")}
     assert committed and committed <= shipped
     assert "indrnn/bundled/data/mnist5k.npz" in names
+    # the app `indrnn app` runs: its script, pages, shared parts, examples and settings
+    for shipped_file in ("app.py", "pages/0_Overview.py", "ui/sidebar.py", "examples/index.json",
+                         ".streamlit/config.toml"):
+        assert f"indrnn/bundled/app/{shipped_file}" in names
+    assert "indrnn.cli:main" in zipfile.ZipFile(wheel).read(
+        next(n for n in names if n.endswith("entry_points.txt"))).decode()
 
 
 def test_a_fresh_venv_outside_the_checkout_loads_models_and_data_from_the_wheel(wheel,
                                                                                 tmp_path):
     env = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=False).create(env)
-    python = env / "bin" / "python"
     # The dependencies (torch, numpy, ...) come from the test's own environment; the package
     # itself only from the wheel (the editable install's finder is not on that path).
-    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
-                                "['purelib'])"], capture_output=True, text=True,
-                               check=True).stdout.strip())
-    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-                    "--no-deps", str(wheel)], check=True, cwd=tmp_path)
+    python = fresh_venv(wheel, env) / "python"
     result = subprocess.run([python, "-c", CHECK], capture_output=True, text=True, cwd=tmp_path,
                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr

@@ -43,13 +43,18 @@ def _free_port() -> int:
 
 
 @contextmanager
-def app_server() -> Iterator[str]:
-    """``streamlit run app.py`` on a free loopback port; yields its URL."""
+def app_server(command: list[str] | None = None, env: dict[str, str] | None = None,
+               cwd: Path = ROOT) -> Iterator[str]:
+    """``streamlit run app.py`` (or ``command`` followed by ``--port N``) on a free loopback
+    port; yields its URL."""
     port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+    if command is None:
+        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                   "--server.port", str(port), "--server.address", "127.0.0.1",
+                   "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    else:
+        command = [*command, "--port", str(port)]
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
