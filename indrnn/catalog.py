@@ -146,7 +146,7 @@ def model_folders() -> list[Path]:
 
 def _listing(folder: Path | None) -> tuple[dict[str, ModelEntry], list[str]]:
     found: dict[str, ModelEntry] = {}
-    problems: list[str] = []
+    problems: list[str] = registry.register_from_environment()
     for place in [folder] if folder is not None else model_folders():
         if not place.is_dir():
             problems.append(f"{place}: no such folder")

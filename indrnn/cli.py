@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from indrnn import catalog
+from indrnn import catalog, registry
 from indrnn.assets import app_dir
 
 #: subcommand -> (module whose ``main(argv)`` runs it, one line of help)
@@ -43,19 +43,31 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", metavar="DIR", nargs="+", action="extend", default=[],
                         help="folders of checkpoints (NAME.json + NAME.safetensors, or hub "
                              "folders) to list beside the pretrained models")
+    parser.add_argument("--architecture", metavar="NAME=module:Class", nargs="+",
+                        action="extend", default=[],
+                        help="register your own model class (importable here, a SequenceModel "
+                             "subclass for the app's views) so that checkpoints naming NAME load")
     parser.add_argument("--port", type=int, default=8501, help="default: 8501")
     parser.add_argument("--host", default="localhost",
                         help="address to serve on (default: localhost; 0.0.0.0 for every one)")
     return parser
 
 
-def app_command(folders: list[str], port: int, host: str) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that start the app listing ``folders`` too.
+def app_command(folders: list[str], port: int, host: str, architectures: list[str] = (),
+                ) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start the app listing ``folders`` too, with
+    ``architectures`` (``NAME=module:Class``) registered.
 
     Folders are made absolute (the app runs in its own folder, where its settings are) and
-    joined to any already in the environment.
+    joined to any already in the environment; so are the architectures, and the current folder
+    is put on the app's import path for them.
     """
     env = dict(os.environ)
+    if architectures:
+        env[registry.ARCHITECTURES_ENV] = ",".join(
+            filter(None, [env.get(registry.ARCHITECTURES_ENV, ""), *architectures]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(),
+                                                          env.get("PYTHONPATH", "")]))
     given = [p for p in env.get(catalog.EXTRA_MODELS_ENV, "").split(os.pathsep) if p]
     env[catalog.EXTRA_MODELS_ENV] = os.pathsep.join(
         [*given, *(str(Path(f).expanduser().resolve()) for f in folders)])
@@ -67,16 +79,18 @@ def app_command(folders: list[str], port: int, host: str) -> tuple[list[str], di
 def run_app(argv: list[str]) -> int:
     """``indrnn app``: report what cannot be listed, then serve the app until interrupted."""
     args = _app_parser().parse_args(argv)
-    command, env = app_command(args.models, args.port, args.host)
-    previous = os.environ.get(catalog.EXTRA_MODELS_ENV)
-    os.environ[catalog.EXTRA_MODELS_ENV] = env[catalog.EXTRA_MODELS_ENV]
+    command, env = app_command(args.models, args.port, args.host, args.architecture)
+    previous = {key: os.environ.get(key) for key in (catalog.EXTRA_MODELS_ENV,
+                                                     registry.ARCHITECTURES_ENV)}
+    os.environ.update({key: env[key] for key in previous if key in env})
     try:
         listed, problems = catalog.models(), catalog.problems()
     finally:
-        if previous is None:
-            os.environ.pop(catalog.EXTRA_MODELS_ENV)
-        else:
-            os.environ[catalog.EXTRA_MODELS_ENV] = previous
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     for problem in problems:
         print(f"indrnn app: not listed: {problem}", file=sys.stderr)
     print(f"indrnn app: {len(listed)} models; serving on http://{args.host}:{args.port}",

@@ -234,6 +234,9 @@ class Regression(Objective):
         return {"mse": total / count}
 
     def output_labels(self, count: int) -> tuple[str, ...]:
+        names = tuple(self.info.class_names or ())  # a model-only card's output_names
+        if len(names) == count:
+            return names
         return ("output",) if count == 1 else tuple(f"output {k}" for k in range(count))
 
     def describe(self, readout: Tensor) -> Prediction:

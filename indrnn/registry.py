@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -72,6 +73,28 @@ def register_architecture(name: str, cls: type[nn.Module] | str, *,
     _REGISTRY[name] = cls
     if parameters is not None:
         _PARAMETERS[name] = tuple(parameters)
+
+
+#: Architectures the person starting the app registers (``indrnn app --architecture``):
+#: ``NAME=module:Class`` entries separated by commas. Their own code, named by them, never by a
+#: checkpoint: a file naming any other class is still refused and nothing is imported for it.
+ARCHITECTURES_ENV = "INDRNN_ARCHITECTURES"
+
+
+def register_from_environment() -> list[str]:
+    """Register every ``NAME=module:Class`` of :data:`ARCHITECTURES_ENV` (imported only when a
+    checkpoint naming ``NAME`` is loaded). Returns one line per entry that could not be."""
+    problems = []
+    for item in filter(None, (part.strip() for part in os.environ.get(
+            ARCHITECTURES_ENV, "").split(","))):
+        name, _, target = item.partition("=")
+        try:
+            if not target:
+                raise ValueError("expected NAME=module:Class")
+            register_architecture(name.strip(), target.strip())
+        except ValueError as error:
+            problems.append(f"${ARCHITECTURES_ENV} entry {item[:80]!r}: {error}")
+    return problems
 
 
 def registered() -> list[str]:

@@ -89,6 +89,7 @@ def model_only_info(model: nn.Module, card: Mapping[str, Any]) -> TaskInfo:
         name=NO_TASK, output_kind=kind, input_size=inputs, output_size=outputs,
         num_classes=outputs if kind == "classification_last_step" else None,
         seq_len=seq_len, variable_length=False, channel_names=channels,
+        # a regression's output names ride in class_names: Regression.output_labels reads them
         class_names=classes or _strings(card, "output_names", outputs),
         preprocessing="none: the model reads the input as given",
         provenance="no task data: the card names no task this library knows",

@@ -131,3 +131,57 @@ def test_an_upload_whose_card_names_classes_of_the_wrong_count_is_refused(own_fo
     assert not at.exception
     errors = " ".join(e.value for e in at.sidebar.error)
     assert "mine: card['class_names'] names 5, but the model has 4" in errors
+
+
+OWN_CLASS = '''
+from indrnn.sequence_model import SequenceModel
+
+
+class Scaled(SequenceModel):
+    """A user's own model class: a SequenceModel whose outputs are scaled."""
+
+    def __init__(self, body, num_outputs, readout="last", vocab_size=None, embedding_dim=None,
+                 scale=2.0):
+        super().__init__(body, num_outputs, readout, vocab_size, embedding_dim)
+        self.scale = scale
+
+    def config(self):
+        return {**super().config(), "scale": self.scale}
+
+    def forward(self, x, lengths=None, state=None):
+        output, state = super().forward(x, lengths, state)
+        return output * self.scale, state
+'''
+EVIL_CLASS = "import pathlib\npathlib.Path(__file__).with_name('imported').touch()\n"
+
+
+def test_a_registered_own_class_opens_and_an_unregistered_one_is_refused_unimported(
+        tmp_path, monkeypatch):
+    import indrnn
+    from indrnn import registry
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "my_scaled_model.py").write_text(OWN_CLASS)
+    (code / "evil_model.py").write_text(EVIL_CLASS)
+    monkeypatch.syspath_prepend(str(code))
+    monkeypatch.setenv(registry.ARCHITECTURES_ENV, "Scaled=my_scaled_model:Scaled")
+    registry.register_from_environment()
+    from my_scaled_model import Scaled
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    body = {"architecture": "IndRNN", "config": indrnn.IndRNN(3, 4).config()}
+    indrnn.save(Scaled(body, 2, scale=3.0), folder / "scaled", {"output_names": ["a", "b"]})
+    evil = (folder / "scaled.json").read_text().replace('"Scaled"', '"Evil"')
+    (folder / "evil.json").write_text(evil)
+    (folder / "evil.safetensors").write_bytes((folder / "scaled.safetensors").read_bytes())
+    monkeypatch.setenv(catalog.EXTRA_MODELS_ENV, str(folder))
+
+    assert "scaled" in catalog.models() and "evil" not in catalog.models()
+    assert any("evil.json: architecture 'Evil' is not registered" in p
+               for p in catalog.problems())
+    at = _typed("scaled")
+    assert not at.error, [e.value for e in at.error]
+    assert "its 2 outputs are read as regression (a, b)" in " ".join(m.value for m in at.markdown)
+    assert not (code / "imported").exists()  # the unregistered class's module never ran
