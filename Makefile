@@ -38,6 +38,7 @@ app: $(VENV)/.app-installed
 
 test: system-packages $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/build_docs.py build/docs
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(VENV)/.app-installed

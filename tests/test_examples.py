@@ -25,7 +25,7 @@ INDEX = json.loads((EXAMPLES / "index.json").read_text(encoding="utf-8"))
 ENTRIES = INDEX["examples"]
 IDS = [entry["file"] for entry in ENTRIES]
 FORMATS = {"csv", "npy", "npz", "png", "txt"}
-NOT_EXAMPLES = {"README.md", "index.json", ".gitkeep"}
+NOT_EXAMPLES = {"README.md", "index.json", ".gitkeep", "notebook.py"}  # notebook: docs/API.md
 
 
 def _script(name: str):
