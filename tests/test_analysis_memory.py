@@ -119,3 +119,12 @@ def test_lstm_memory_from_forget_gates():
     torch.testing.assert_close(lags[0, 0], torch.tensor([1.0, 0.5, 0.25]))
     back = forget_memory(LayerRecord("l0_reverse", "lstm", record.hidden, record.tensors), 1)
     torch.testing.assert_close(back[1, 2], torch.tensor([1.0, 0.9, 0.81, 0.729, 0.0]))
+
+
+def test_a_narrow_range_flags_only_the_neurons_against_its_bounds():
+    # the adding T=1000 recipe's last layer: |u| in [0.5^(1/1000), 2^(1/1000)], 1.4e-3 wide
+    low, high = 0.5 ** (1 / 1000), 2 ** (1 / 1000)
+    u = torch.tensor([low, low + 2e-4, (low + high) / 2, high - 2e-4, high])
+    flags = neuron_flags(u, recurrent_min=low, recurrent_max=high)
+    assert flags.at_lower_bound.tolist() == [True, False, False, False, False]
+    assert flags.saturating.tolist() == [False, False, False, False, True]

@@ -144,8 +144,10 @@ def neuron_flags(u: Tensor, *, hidden: Tensor | None = None, weight_ih: Tensor |
     recurrent_min, recurrent_max : float, optional
         The layer's bounds on ``|u|``.
     zero_tol, bound_tol : float
-        ``|u| ≤ zero_tol`` counts as no memory; ``|u|`` within ``bound_tol`` (relative) of a
-        bound counts as at that bound.
+        ``|u| ≤ zero_tol`` counts as no memory; ``|u|`` within ``bound_tol`` of a bound,
+        relative to the width of the allowed range (``recurrent_max - recurrent_min``, or the
+        bound itself when the other one is not set), counts as at that bound: at T = 1000 the
+        paper's range is 1.4e-3 wide, narrower than a tolerance relative to |u| would be.
 
     Returns
     -------
@@ -163,9 +165,12 @@ def neuron_flags(u: Tensor, *, hidden: Tensor | None = None, weight_ih: Tensor |
     if weight_ih is not None:
         dead |= (weight_ih.detach().cpu() == 0).all(1) & (u == 0)
     none = torch.zeros_like(dead)
+    width = (recurrent_max - recurrent_min if recurrent_max is not None and recurrent_min
+             else None)
     saturating = none if recurrent_max is None else (
-        magnitude >= recurrent_max * (1 - bound_tol))
-    at_lower = none if not recurrent_min else magnitude <= recurrent_min * (1 + bound_tol)
+        magnitude >= recurrent_max - bound_tol * (width or recurrent_max))
+    at_lower = none if not recurrent_min else (
+        magnitude <= recurrent_min + bound_tol * (width or recurrent_min))
     return NeuronFlags(dead=dead, sign_flipping=u < 0, no_memory=magnitude <= zero_tol,
                        exploding=magnitude > 1, saturating=saturating, at_lower_bound=at_lower)
 
