@@ -369,6 +369,18 @@ def test_u_near_one_spreads_out_as_its_distance_from_one_on_a_log_axis():
     assert u_strip({"l1": u}).layout.yaxis.type != "log"
 
 
+def test_the_bound_labels_sit_at_their_lines_on_the_log_axis():
+    from indrnn.analysis.memory import paper_bounds
+    from indrnn.figures.memory import u_strip
+
+    bounds = paper_bounds(1000)
+    fig = u_strip({"l1": np.array([0.9995, 1.0001])}, bounds=bounds, distance=True)
+    lines = sorted(shape.y0 for shape in fig.layout.shapes)
+    labels = sorted(10 ** a.y for a in fig.layout.annotations if "1/T" in a.text)
+    np.testing.assert_allclose(labels, lines, rtol=1e-9)
+    np.testing.assert_allclose(lines, sorted([abs(1 - bounds.upper), abs(1 - bounds.lower)]))
+
+
 def test_a_layer_keeps_its_colour_in_every_memory_figure_whichever_layers_are_shown():
     u = {f"body.l{k}": np.array([0.5, 0.9, 0.99]) for k in range(3)}
     every = F.u_strip(u)

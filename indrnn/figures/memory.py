@@ -4,6 +4,7 @@ responses against the theoretical ``u^k``. Gradients through time are in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,8 +74,12 @@ def u_strip(u: ArrayLike | Mapping[str, Any], *, bounds: PaperBounds | None = No
             lines = [(abs(1 - bounds.upper), f"γ^(1/T) = {bounds.upper:.4g}", "top right"),
                      (abs(1 - bounds.lower), f"ε^(1/T) = {bounds.lower:.4g}", "bottom right")]
         for y, label, where in lines:
-            fig.add_hline(y=y, line={"dash": "dash", "width": 1, "color": "#555555"},
-                          annotation_text=label, annotation_position=where)
+            fig.add_hline(y=y, line={"dash": "dash", "width": 1, "color": "#555555"})
+            # Plotly places an annotation's y on a log axis as log10(y): say so, or the
+            # label lands near 1 while its line is at y.
+            fig.add_annotation(x=1, xref="paper", xanchor="right", y=math.log10(y), yref="y",
+                               yanchor="bottom" if where.startswith("top") else "top",
+                               text=label, showarrow=False)
         fig.update_yaxes(type="log")
         note = f" (T = {bounds.seq_len})" if bounds is not None else ""
         return styled(fig, f"Distance of u from 1{note}", "layer", "|1 − |u||")
