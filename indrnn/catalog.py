@@ -28,6 +28,7 @@ from indrnn.checkpoint import FORMAT, MAX_JSON_BYTES, Checkpoint, load
 
 EXTRA_MODELS_ENV = "INDRNN_MODELS"  #: more folders of models, separated by ``os.pathsep``
 MAX_FOLDER_ENTRIES = 2000  #: entries of one added folder that are looked at
+MAX_FOLDER_NAMES = 100_000  #: names of one folder read to sort them (the rest are not seen)
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 HUB_CONFIG, HUB_WEIGHTS = "config.json", "model.safetensors"
 
@@ -110,7 +111,9 @@ def _catalog(folder: Path, modified: int) -> tuple[dict[str, ModelEntry], tuple[
     # `modified` (the folder's mtime) is part of the cache key: a new model shows up at once.
     found: dict[str, ModelEntry] = {}
     problems: list[str] = []
-    entries = sorted(itertools.islice(folder.iterdir(), MAX_FOLDER_ENTRIES + 1))
+    # Names only (no stat) are cheap: sort up to MAX_FOLDER_NAMES of them, so the first entries
+    # looked at are the same on every machine, and look at MAX_FOLDER_ENTRIES.
+    entries = sorted(itertools.islice(folder.iterdir(), MAX_FOLDER_NAMES))
     if len(entries) > MAX_FOLDER_ENTRIES:
         problems.append(f"{folder}: more than {MAX_FOLDER_ENTRIES:,} entries; only the first "
                         f"{MAX_FOLDER_ENTRIES:,} were looked at")

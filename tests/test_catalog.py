@@ -105,3 +105,52 @@ def test_models_that_do_not_learn_or_trail_their_twin_carry_a_caveat(tmp_path):
     assert catalog.learning_note("sums_lstm", tmp_path).label == "no better than the baseline"
     assert catalog.learning_note("sums_indrnn", tmp_path).label == "no better than the baseline"
 
+
+
+def _own(folder, name):
+    indrnn.save(indrnn.IndRNN(2, 4), folder / name)
+
+
+def test_a_folder_of_ten_thousand_files_is_read_only_up_to_the_cap(tmp_path, monkeypatch):
+    _own(tmp_path, "aaa_model")
+    for k in range(10_000):
+        (tmp_path / f"note{k:05d}.txt").touch()
+    listed, problems = catalog.models(tmp_path), catalog.problems(tmp_path)
+    assert "aaa_model" in listed  # sorted first, so within the cap
+    assert problems == [f"{tmp_path.resolve()}: more than {catalog.MAX_FOLDER_ENTRIES:,} "
+                        f"entries; only the first {catalog.MAX_FOLDER_ENTRIES:,} were looked at"]
+
+
+def test_links_out_of_the_folder_are_named_and_never_followed(tmp_path):
+    outside, folder = tmp_path / "outside", tmp_path / "mine"
+    outside.mkdir()
+    folder.mkdir()
+    _own(outside, "secret")
+    _own(folder, "kept")
+    for suffix in (".json", ".safetensors"):
+        (folder / f"secret{suffix}").symlink_to(outside / f"secret{suffix}")
+    assert list(catalog.models(folder)) == ["kept"]
+    assert any("secret.json: a symbolic link: links are not followed" in p
+               for p in catalog.problems(folder))
+
+
+@pytest.mark.parametrize(("card", "why"), [
+    ({"metrics": {"test": {"mse": "low"}}}, "card fields of the wrong type"),
+    ({"metrics": ["mse"]}, "card fields of the wrong type"),
+])
+def test_a_card_with_wrong_types_is_named_and_the_others_still_list(tmp_path, card, why):
+    _own(tmp_path, "good")
+    indrnn.save(indrnn.IndRNN(2, 4), tmp_path / "bad", card)
+    assert list(catalog.models(tmp_path)) == ["good"]
+    assert any(p.startswith(f"{tmp_path.resolve() / 'bad.json'}: {why}")
+               for p in catalog.problems(tmp_path))
+
+
+def test_a_document_naming_an_unknown_architecture_is_named(tmp_path):
+    _own(tmp_path, "good")
+    document = (tmp_path / "good.json").read_text().replace('"IndRNN"', '"os:system"', 1)
+    (tmp_path / "odd.json").write_text(document)
+    shutil.copy(tmp_path / "good.safetensors", tmp_path / "odd.safetensors")
+    assert list(catalog.models(tmp_path)) == ["good"]
+    assert any("odd.json: architecture 'os:system' is not registered" in p
+               for p in catalog.problems(tmp_path))
