@@ -116,6 +116,75 @@ def duration(seconds: Any) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
+def _better(name: str, a: float, b: float) -> bool:
+    return a > b if name == "accuracy" else a < b
+
+
+def _twin_rows(by_name: dict[str, dict[str, Any]], mine: str, theirs: str,
+               labels: tuple[str, str] = ("", "")) -> list[tuple[str, bool]]:
+    """``prefix: ours vs theirs`` for every model ``prefix_mine`` with a ``prefix_theirs``,
+    each figure after its label."""
+    rows = []
+    for name, card in by_name.items():
+        prefix, _, kind = name.rpartition("_")
+        other = by_name.get(f"{prefix}_{theirs}")
+        if kind != mine or other is None:
+            continue
+        metric, ours = primary_metric(card)
+        _, their = primary_metric(other)
+        if ours is None or their is None:
+            continue
+        wins = _better(metric, ours, their)
+        rows.append((f"{prefix}: {labels[0]}{metric_text(metric, ours)} vs "
+                     f"{labels[1]}{metric_text(metric, their)} {'✓' if wins else '✗'}", wins))
+    return rows
+
+
+def claims_table(cards: list[dict[str, Any]]) -> list[str]:
+    """The paper's claims, each with what the shipped models show, as Markdown lines."""
+    by_name = {str(card["name"]): card for card in cards}
+    rows = []
+    long = by_name.get("adding5000_indrnn")
+    if long is not None:
+        metric, value = primary_metric(long)
+        refit = (long.get("training") or {}).get("readout_refit")
+        text = metric_text(metric, value)
+        if refit:
+            text += (f", after a least-squares refit of the readout (the network alone: MSE "
+                     f"{refit['mse_before']:.3g})")
+        alone = refit["mse_before"] if refit else value
+        rows.append(("IndRNN learns over 5,000 steps (adding, T = 5000)", text,
+                     "yes" if alone is not None and alone < 0.01 else "partly"))
+    beats = _twin_rows(by_name, "indrnn", "lstm")
+    if beats:
+        wins = sum(w for _, w in beats)
+        rows.append(("IndRNN beats an LSTM trained on the same task (IndRNN vs LSTM)",
+                     "; ".join(t for t, _ in beats),
+                     "yes" if wins == len(beats) else f"partly ({wins} of {len(beats)})"))
+    shallower = _twin_rows(by_name, "res21", "indrnn", ("res-IndRNN 21 layers ", "IndRNN "))
+    deep = shallower + _twin_rows(by_name, "res21", "lstm21",
+                                  ("res-IndRNN 21 layers ", "LSTM 21 layers "))
+    if deep:
+        helps = [w for _, w in shallower]
+        rows.append(("deep IndRNNs (> 20 layers) train, and depth helps",
+                     "; ".join(t for t, _ in deep),
+                     "yes" if all(helps) else "partly (trains; below the shallow model)"))
+    def task_row(claim: str, tasks: tuple[str, ...]) -> None:
+        found = [card for card in cards if card.get("task") in tasks]
+        shown = "; ".join(f"{card['name']}: {metric_text(*primary_metric(card))}"
+                          for card in found)
+        rows.append((claim, shown or "not trained yet", "yes" if found else "no"))
+
+    task_row("full-size pixel tasks (Fashion-MNIST 60k/10k, 784 steps)", ("fashion_mnist",))
+    task_row("permuted pixels, where LSTMs suffer most", ("permuted_fashion_mnist",
+                                                          "permuted_mnist5k"))
+    lines = ["## The paper's claims, and what these models show", "",
+             "| claim (Li et al. 2018/2019) | shipped models | shows it? |", "|---|---|---|"]
+    lines += [f"| {cell(claim)} | {cell(shown)} | {cell(verdict)} |"
+              for claim, shown, verdict in rows]
+    return lines
+
+
 def render(cards: list[dict[str, Any]], skipped: list[str]) -> str:
     lines = [
         "# Pretrained models",
@@ -138,6 +207,8 @@ def render(cards: list[dict[str, Any]], skipped: list[str]) -> str:
             f"| {cell(metric_text(name, value))} | {cell(card.get('paper', ''))} |")
     if not cards:
         lines += ["", NO_CARDS]
+    else:
+        lines += ["", *claims_table(cards)]
     for card in cards:
         recipe, training = card.get("recipe", {}) or {}, card.get("training", {}) or {}
         test = card.get("metrics", {}).get("test", {}) or {}

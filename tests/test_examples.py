@@ -339,3 +339,25 @@ def test_models_table_metric_names():
     card["recipe"]["model"]["body"] = {"architecture": "ResIndRNN",
                                        "config": {"hidden_size": 64, "num_blocks": 10}}
     assert table.architecture(card) == "ResIndRNN 21 layers × 64 (10 blocks)"
+
+
+def test_models_table_sets_each_claim_of_the_paper_beside_the_cards_figures(tmp_path):
+    table = _script("models_table")
+    cards = {"x_indrnn": 0.9, "x_lstm": 0.8, "y_indrnn": 0.5, "y_lstm": 0.7, "x_res21": 0.85}
+    for name, accuracy in cards.items():
+        card = {"name": name, "task": "fashion_mnist" if name.startswith("x") else "mnist5k",
+                "data": {"output_kind": "classification_last_step"},
+                "metrics": {"test": {"accuracy": accuracy}}}
+        document = {"format": "indrnn-checkpoint", "version": 1, "card": card}
+        (tmp_path / f"{name}.json").write_text(json.dumps(document), encoding="utf-8")
+    lines = table.main(["--models", str(tmp_path)]).read_text(encoding="utf-8").splitlines()
+    claim = {line.split(" | ")[0].lstrip("| "): line for line in lines
+             if line.startswith("| ") and " | " in line}
+    beats = claim["IndRNN beats an LSTM trained on the same task (IndRNN vs LSTM)"]
+    assert "x: accuracy 90.0% vs accuracy 80.0% ✓" in beats
+    assert "y: accuracy 50.0% vs accuracy 70.0% ✗" in beats and "partly (1 of 2)" in beats
+    deep = claim["deep IndRNNs (> 20 layers) train, and depth helps"]
+    assert "res-IndRNN 21 layers accuracy 85.0% vs IndRNN accuracy 90.0% ✗" in deep
+    full = claim["full-size pixel tasks (Fashion-MNIST 60k/10k, 784 steps)"]
+    assert "x_indrnn: accuracy 90.0%" in full and full.endswith("| yes |")
+    assert claim["permuted pixels, where LSTMs suffer most"].endswith("not trained yet | no |")
