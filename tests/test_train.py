@@ -106,7 +106,7 @@ def test_bad_arguments_exit_with_usage(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         train_main(argv)
     assert exit_info.value.code == 2
-    assert "usage: python -m indrnn.train" in capsys.readouterr().err
+    assert "usage: indrnn train" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
