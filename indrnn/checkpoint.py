@@ -3,7 +3,9 @@
 ``save(model, "models/adding", card)`` writes ``models/adding.safetensors`` and
 ``models/adding.json`` (``path`` may also end in ``.json`` or ``.safetensors``), and
 ``load("models/adding")`` returns a :class:`Checkpoint`. Nothing is unpickled and only registered
-classes are built, so opening a stranger's checkpoint runs none of their code. The JSON::
+classes are built, so opening a stranger's checkpoint runs none of their code. ``load`` also
+takes a folder in the Hugging Face hub layout (:mod:`indrnn.hub`): the same JSON as
+``config.json`` beside the weights as ``model.safetensors``. The JSON::
 
     {"format": "indrnn-checkpoint", "version": 1, "architecture": "IndRNN",
      "config": {"input_size": 3, "hidden_size": 8, ...}, "dtype": "float32", "card": {...},
@@ -123,7 +125,10 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
     Parameters
     ----------
     path : str or PathLike
-        ``models/NAME``, ``models/NAME.json`` or ``models/NAME.safetensors``.
+        ``models/NAME``, ``models/NAME.json`` or ``models/NAME.safetensors``; or a folder in
+        the Hugging Face hub layout that :func:`indrnn.hub.export_hub` writes (``config.json``,
+        the same JSON, beside ``model.safetensors``; both plain files, not symbolic links),
+        checked in exactly the same way.
     map_location : str or torch.device
         Device of the returned model.
     allow_nonfinite : bool
@@ -139,9 +144,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
     Checkpoint
         ``model`` in eval mode, ``card``, ``architecture`` and ``config``.
     """
-    json_path, weights_path = _paths(path)
-    where = shown_as or str(json_path)
-    weights_where = f"{shown_as}.safetensors" if shown_as else str(weights_path)
+    json_path, weights_path, where, weights_where = _locate(path, shown_as)
     document = _parse(where, _read(json_path, MAX_JSON_BYTES, whole=True, shown_as=where))
     if sorted(document) != sorted(FIELDS):
         _fail(where, "fields", f"exactly {sorted(FIELDS)}", sorted(document))
@@ -197,6 +200,19 @@ def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
     base = Path(path)
     base = base.with_suffix("") if base.suffix in (".json", ".safetensors") else base
     return base.with_name(base.name + ".json"), base.with_name(base.name + ".safetensors")
+
+
+def _locate(path: str | os.PathLike, shown_as: str | None) -> tuple[Path, Path, str, str]:
+    """The JSON and weights files of ``path`` and the names errors give them."""
+    if Path(path).is_dir():
+        from indrnn.hub import CONFIG, WEIGHTS, hub_files  # here: indrnn.hub imports this module
+
+        json_path, weights_path = hub_files(path, shown_as)
+        return (json_path, weights_path, f"{shown_as}/{CONFIG}" if shown_as else str(json_path),
+                f"{shown_as}/{WEIGHTS}" if shown_as else str(weights_path))
+    json_path, weights_path = _paths(path)
+    return (json_path, weights_path, shown_as or str(json_path),
+            f"{shown_as}.safetensors" if shown_as else str(weights_path))
 
 
 def _temp(target: Path) -> str:
