@@ -154,3 +154,17 @@ def test_a_document_naming_an_unknown_architecture_is_named(tmp_path):
     assert list(catalog.models(tmp_path)) == ["good"]
     assert any("odd.json: architecture 'os:system' is not registered" in p
                for p in catalog.problems(tmp_path))
+
+
+def test_a_hub_folder_is_listed_by_its_name_and_loads(tmp_path):
+    from indrnn.hub import export_hub
+
+    export_hub(catalog.models()["basicmotions_indrnn"].path, tmp_path / "shared_model")
+    listed = catalog.models(tmp_path)
+    assert list(listed) == ["shared_model"]
+    entry = listed["shared_model"]
+    assert entry.task == "basicmotions" and entry.path == tmp_path / "shared_model"
+    original = catalog.load_model("basicmotions_indrnn").model
+    shared = catalog.load_model("shared_model", tmp_path).model
+    x = torch.randn(1, 100, 6)
+    assert torch.equal(original(x)[0], shared(x)[0])
