@@ -185,3 +185,24 @@ def test_a_registered_own_class_opens_and_an_unregistered_one_is_refused_unimpor
     assert not at.error, [e.value for e in at.error]
     assert "its 2 outputs are read as regression (a, b)" in " ".join(m.value for m in at.markdown)
     assert not (code / "imported").exists()  # the unregistered class's module never ran
+
+
+def test_a_listed_checkpoint_over_the_limits_is_named_and_the_app_goes_on(tmp_path,
+                                                                          monkeypatch):
+    import json
+
+    import indrnn
+
+    indrnn.save(indrnn.IndRNN(3, 8), tmp_path / "huge")
+    document = json.loads((tmp_path / "huge.json").read_text())
+    document["config"]["hidden_size"] = 1_000_000_000
+    (tmp_path / "huge.json").write_text(json.dumps(document))
+    monkeypatch.setenv(catalog.EXTRA_MODELS_ENV, str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["model"] = "huge"
+    at.run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.sidebar.error)
+    assert "The model huge can't be used" in errors and "hidden_size" in errors
+    at.selectbox(key="model_choice").set_value("adding100_indrnn").run()  # the others still load
+    assert not at.exception and not at.sidebar.error
