@@ -173,7 +173,9 @@ def _load_uploaded(files: list[Any]) -> Checkpoint:
 
 def _choose_input(task: Task, task_name: str) -> tuple[str, ParsedInput] | None:
     info = task.info
+    # A model without shipped examples (one of the user's own) opens on the uploader.
     source = remembered(st.sidebar.radio, "Input", list(SOURCES), "input_source", "source",
+                        default=SOURCES[0] if resources.examples_for(task_name) else SOURCES[1],
                         horizontal=True)
     if source == "Example":
         examples = resources.examples_for(task_name)

@@ -69,8 +69,9 @@ def test_the_sidebar_names_files_it_could_not_list(listed):
     assert not at.exception
     shown = " ".join(c.value for c in at.sidebar.caption)
     assert "broken.json: not valid JSON" in shown
-    # no example ships for a model without a task: the user's input is asked for
-    assert any("upload or type an input" in i.value for i in at.sidebar.info)
+    # no example ships for a model without a task: it opens on the uploader for the user's input
+    assert at.sidebar.radio(key="input_source").value == "Upload a file"
+    assert at.sidebar.get("file_uploader")
 
 
 @pytest.mark.parametrize("page", PAGES)
