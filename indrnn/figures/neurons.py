@@ -149,7 +149,9 @@ def sortable_heatmap(states: ArrayLike, orders: Mapping[str, Sequence[int]], *,
         annotations=[{"text": "Sort neurons by", "showarrow": False, "xref": "paper",
                       "yref": "paper", "x": 1.0, "y": 1.02, "xanchor": "right",
                       "yanchor": "bottom", "xshift": -190, "yshift": 4}],
-        margin={"t": 90})
+        # the title on its own line above the menu: a long layer name would run under it
+        title={"y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 12}},
+        margin={"t": 110})
     return fig
 
 
