@@ -217,7 +217,9 @@ def fashion(kind: str, permuted: bool = False) -> Recipe:
              "the LSTM), so the learning rate is higher than the paper's 2e-4 (5e-4; LSTM 1e-3 "
              "as for the MNIST LSTM, chrono-initialised) with fixed cuts x0.2 at steps 14,000 "
              "and 18,000. A first run of 6,000 steps (cuts at 4,000 and 5,200) reached 83.0% "
-             "test accuracy (83.4% validation) and was still climbing. "
+             "test accuracy (83.4% validation) and was still climbing; the LSTM's 6,000-step "
+             "run reached 74.8%. The 20,000-step IndRNN: validation 86.7% at step 13,000, "
+             "88.4% after the first cut, 88.5% at the end; test 87.9% (2 h 13 min here). "
              + ("Pixels are read in one fixed order, np.random.RandomState(0).permutation(784), "
                 "stored in the card's data section. " if permuted else "")),
     )
