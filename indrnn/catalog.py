@@ -24,13 +24,19 @@ from typing import Any
 
 from indrnn import registry
 from indrnn.assets import models_dir
-from indrnn.checkpoint import FORMAT, MAX_JSON_BYTES, Checkpoint, load
+from indrnn.checkpoint import (
+    FORMAT,
+    HUB_CONFIG,
+    HUB_WEIGHTS,
+    MAX_JSON_BYTES,
+    Checkpoint,
+    load,
+)
 
 EXTRA_MODELS_ENV = "INDRNN_MODELS"  #: more folders of models, separated by ``os.pathsep``
 MAX_FOLDER_ENTRIES = 2000  #: entries of one added folder that are looked at
 MAX_FOLDER_NAMES = 100_000  #: names of one folder read to sort them (the rest are not seen)
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
-HUB_CONFIG, HUB_WEIGHTS = "config.json", "model.safetensors"
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ def _document(path: Path) -> dict[str, Any]:
     return document
 
 
-def _entry(name: str, path: Path, document: dict[str, Any], weights: Path) -> ModelEntry:
+def _entry(name: str, path: Path, document: dict[str, Any]) -> ModelEntry:
     card, config = document.get("card") or {}, document.get("config") or {}
     body = config.get("body") if document["architecture"] == "SequenceModel" else None
     architecture = body.get("architecture") if isinstance(body, dict) else None
@@ -135,7 +141,7 @@ def _catalog(folder: Path, modified: int) -> tuple[dict[str, ModelEntry], tuple[
             document = _document(card_path)
             if not _plain_file(weights):
                 raise _NotListedError(f"no {weights.name} beside it")
-            found[name] = _entry(name, path if hub else path.with_suffix(""), document, weights)
+            found[name] = _entry(name, path if hub else path.with_suffix(""), document)
         except (_NotListedError, OSError) as error:
             problems.append(f"{card_path}: {error}")
     return found, tuple(problems)

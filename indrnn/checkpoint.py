@@ -44,6 +44,7 @@ from indrnn import registry
 from indrnn.registry import FLOAT_DTYPES, ConfigError, Table
 
 FORMAT, VERSION = "indrnn-checkpoint", 1
+HUB_CONFIG, HUB_WEIGHTS = "config.json", "model.safetensors"  #: a hub folder's checkpoint files
 MAX_JSON_BYTES = 1 << 20  #: cap on the JSON file and on the safetensors header
 MAX_PARAMETERS = 50_000_000  #: default cap on the number of weights (tensor elements)
 FIELDS = ("format", "version", "architecture", "config", "dtype", "card", "tensors", "sha256")
@@ -205,11 +206,11 @@ def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
 def _locate(path: str | os.PathLike, shown_as: str | None) -> tuple[Path, Path, str, str]:
     """The JSON and weights files of ``path`` and the names errors give them."""
     if Path(path).is_dir():
-        from indrnn.hub import CONFIG, WEIGHTS, hub_files  # here: indrnn.hub imports this module
+        from indrnn.hub import hub_files  # here: indrnn.hub imports this module
 
         json_path, weights_path = hub_files(path, shown_as)
-        return (json_path, weights_path, f"{shown_as}/{CONFIG}" if shown_as else str(json_path),
-                f"{shown_as}/{WEIGHTS}" if shown_as else str(weights_path))
+        return (json_path, weights_path, f"{shown_as}/{HUB_CONFIG}" if shown_as else str(json_path),
+                f"{shown_as}/{HUB_WEIGHTS}" if shown_as else str(weights_path))
     json_path, weights_path = _paths(path)
     return (json_path, weights_path, shown_as or str(json_path),
             f"{shown_as}.safetensors" if shown_as else str(weights_path))

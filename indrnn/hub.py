@@ -35,6 +35,8 @@ from typing import Any
 from indrnn import catalog
 from indrnn.checkpoint import (
     FORMAT,
+    HUB_CONFIG,
+    HUB_WEIGHTS,
     MAX_JSON_BYTES,
     CheckpointError,
     _fail,
@@ -48,7 +50,7 @@ from indrnn.checkpoint import (
 __all__ = ["CONFIG", "README", "WEIGHTS", "export_hub", "hub_files", "is_hub_folder",
            "main", "model_card"]
 
-CONFIG, WEIGHTS, README = "config.json", "model.safetensors", "README.md"  #: a hub folder's files
+CONFIG, WEIGHTS, README = HUB_CONFIG, HUB_WEIGHTS, "README.md"  #: a hub folder's files
 DEFAULT_LICENSE = "mit"  #: the project's own licence, for cards that name none
 #: the model-index task type, by the task's output kind
 TASK_TYPES = {"regression": "sequence-regression",
