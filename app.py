@@ -8,6 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
+import indrnn  # noqa: F401  (first: it gives torch its settings before any page loads torch)
+
 st.set_page_config(page_title="IndRNN Inspector", page_icon="🔬", layout="wide")
 # Files named N_Title.py, in N order; each page's title and URL come from its file name.
 PAGE_FILES = sorted((Path(__file__).parent / "pages").glob("[0-9]_*.py"))

@@ -2,6 +2,12 @@
 
 The public API; see each object's docstring.
 """
+# ruff: noqa: E402 (the runtime settings must be given before the imports that load torch)
+
+# Before anything imports torch: settings torch reads only once (see indrnn.runtime).
+from indrnn.runtime import apply_defaults
+
+apply_defaults()
 
 from indrnn.bounds import (
     clamp_after_each_step,

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from indrnn import catalog, registry
+from indrnn import catalog, registry, runtime
 from indrnn.assets import app_dir
 
 #: subcommand -> (module whose ``main(argv)`` runs it, one line of help)
@@ -63,6 +63,8 @@ def app_command(folders: list[str], port: int, host: str, architectures: list[st
     is put on the app's import path for them.
     """
     env = dict(os.environ)
+    if env.get(runtime.OPT_OUT_ENV, "1") != "0":
+        env.update({k: v for k, v in runtime.DEFAULTS.items() if k not in env})
     if architectures:
         env[registry.ARCHITECTURES_ENV] = ",".join(
             filter(None, [env.get(registry.ARCHITECTURES_ENV, ""), *architectures]))

@@ -7,6 +7,9 @@ import os
 
 import pytest
 
+# indrnn before anything loads torch, so the tests run with the settings users get (indrnn.runtime)
+import indrnn  # noqa: F401
+
 #: Skip reasons that stay skips under CI: hardware no CI machine here has.
 HARDWARE_SKIPS = ("needs a CUDA GPU",)
 

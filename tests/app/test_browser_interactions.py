@@ -131,8 +131,10 @@ def test_patch_them_opens_the_patching_page_on_the_findings_neurons(server, brow
     page.goto(f"{server}/?model=adding1000_indrnn")
     settle(page)
     page.get_by_text("What this model does").wait_for()
-    # the first finding's neuron buttons name its layer and neurons
-    names = [b.strip() for b in page.get_by_role("button", name="Neuron ").all_inner_texts()]
+    # the first finding's neuron buttons name its layer and neurons (they draw after the heading)
+    buttons = page.get_by_role("button", name="Neuron ")
+    buttons.first.wait_for()
+    names = [b.strip() for b in buttons.all_inner_texts()]
     layer = names[0].split(" of ")[1]
     page.get_by_role("button", name="Patch them").first.click()
     settle(page)
