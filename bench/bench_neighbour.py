@@ -83,7 +83,7 @@ print(json.dumps({"applied": runtime.applied(), "threads": torch.get_num_threads
 
 def measure(setting: dict[str, str], repeats: int) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("OMP_WAIT_POLICY", "THP_MEM_ALLOC_ENABLE", "INDRNN_RUNTIME_DEFAULTS")}
+           if k not in ("OMP_WAIT_POLICY", "INDRNN_RUNTIME_DEFAULTS")}
     out = subprocess.run([sys.executable, "-c", CHILD, str(repeats), json.dumps(NEIGHBOURS)],
                          env=env | setting, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])

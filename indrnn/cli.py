@@ -64,7 +64,7 @@ def app_command(folders: list[str], port: int, host: str, architectures: list[st
     """
     env = dict(os.environ)
     if env.get(runtime.OPT_OUT_ENV, "1") != "0":
-        env.update({k: v for k, v in runtime.DEFAULTS.items() if k not in env})
+        env.update({k: v for k, v in runtime.ENVIRONMENT.items() if k not in env})
     if architectures:
         env[registry.ARCHITECTURES_ENV] = ",".join(
             filter(None, [env.get(registry.ARCHITECTURES_ENV, ""), *architectures]))

@@ -136,3 +136,27 @@ def test_nan_gradient_where_relu_is_silent_is_zero_as_in_torch():
         got = torch.autograd.grad(indrnn_recurrence(*leaves, backend=backend), leaves[0], grad_h)
         assert (got[0][3, 0, :2] == 0).all() and torch.isnan(got[0][3, 0, 2:]).all(), backend
         torch.testing.assert_close(got[0], expected, equal_nan=True)
+
+
+def test_cpu_kernel_splits_columns_per_thread_and_agrees_with_one_thread():
+    numba = pytest.importorskip("numba")
+    from indrnn.kernels import cpu
+
+    a, u, h0 = _inputs((60, 3, 100), torch.float32, seed=3)  # 300 columns: chunks of 160 + 140
+    grad = torch.randn(a.shape, generator=torch.Generator().manual_seed(4))
+    threads = numba.get_num_threads()
+    try:
+        results = []
+        for count in sorted({1, threads}):
+            numba.set_num_threads(count)
+            assert -(-300 // cpu._chunk_width(300)) == count  # one chunk per thread
+            h = cpu.forward(a, u, h0, "relu")
+            results.append((h, *cpu.backward(grad, h, u, h0, "relu")))
+    finally:
+        numba.set_num_threads(threads)
+    expected = reference.recurrence_loop(a, u, h0)
+    for h, grad_a, grad_u, grad_h0 in results:
+        torch.testing.assert_close(h, expected)
+        torch.testing.assert_close(grad_a, results[0][1])
+        torch.testing.assert_close(grad_u, results[0][2])
+        torch.testing.assert_close(grad_h0, results[0][3])
