@@ -132,7 +132,8 @@ def _parse_table(text: str, info: TaskInfo, notes: list[str]) -> ParsedInput:
                           f"{TRANSPOSED_HINT}")
     reader = csv.reader(_lines(text), delimiter=delimiter or ",")
     grid = False
-    rows: list[list[float]] = []
+    # One flat list: a list per row would be a container each GC pass walks (2x at 100k rows).
+    values: list[float] = []
     line_of: list[int] = []
     header: list[str] | None = None
     columns: list[int] = []
@@ -150,14 +151,13 @@ def _parse_table(text: str, info: TaskInfo, notes: list[str]) -> ParsedInput:
             if len(row) != width:
                 raise UploadError(f"line {reader.line_num} has {len(row)} fields, the first row "
                                   f"has {width}: every row needs the same columns (ragged rows)")
-            if len(rows) == (limits.IMAGE_SIDE if grid else limit):
+            if len(line_of) == (limits.IMAGE_SIDE if grid else limit):
                 rest = itertools.islice(reader, 10 * limit)  # counting costs time: stop somewhere
-                total = len(rows) + 1 + sum(1 for r in rest if any(f.strip() for f in r))
+                total = len(line_of) + 1 + sum(1 for r in rest if any(f.strip() for f in r))
                 many = f"more than {total:,}" if next(reader, None) is not None else f"{total:,}"
                 if grid:
                     raise _grid_error(f"has {many} rows", info)
                 raise UploadError(f"{many} steps exceed the limit of {limit:,} for this model")
-            values = []
             for j in columns:
                 try:
                     values.append(_number(row[j], decimal_comma))
@@ -165,7 +165,6 @@ def _parse_table(text: str, info: TaskInfo, notes: list[str]) -> ParsedInput:
                     name = header[j] if header else str(j + 1)
                     raise UploadError(f"line {reader.line_num}, column '{name}': "
                                       f"'{row[j].strip()[:30]}' is not a number") from None
-            rows.append(values)
             line_of.append(reader.line_num)
     except csv.Error as error:
         if "field limit" in str(error):
@@ -175,10 +174,10 @@ def _parse_table(text: str, info: TaskInfo, notes: list[str]) -> ParsedInput:
         raise UploadError(f"malformed CSV at line {reader.line_num}: {error}") from None
     if not columns:
         raise UploadError("empty file: no rows of numbers")
-    if header is not None and not rows:
+    if header is not None and not line_of:
         raise UploadError("sequence of 0 steps: the CSV has a header but no rows of numbers")
     names = header or [str(j + 1) for j in range(width)]
-    x = np.array(rows, dtype=np.float64)
+    x = np.array(values, dtype=np.float64).reshape(len(line_of), len(columns))
     layout = (f"CSV (T, C), {'header row' if header else 'no header'}, "
               + (f"delimiter {delimiter!r}" if delimiter else "one column"))
     if delimiter in DELIMITER_NAMES:
