@@ -48,7 +48,7 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                         args=CHROMIUM_ARGS)
-            uploads, changes, frames, serves = [], [], [], []
+            uploads, changes, frames, serves, upload_splits = [], [], [], [], []
             for _ in range(args.repeats):
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 # when each big websocket frame (a figure) arrives: splits server from browser
@@ -58,13 +58,18 @@ def main() -> None:
                 page.wait_for_selector('[data-testid="stFileUploaderDropzoneInput"]',
                                        state="attached")
                 settled(page)
+                frames.clear()
                 start = time.perf_counter()
                 page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
                     str(EXAMPLE))
                 # the input's own chart (pages show an explanatory chart while they wait)
                 page.wait_for_selector(".js-plotly-plot text:has-text('neurons (sorted by')",
                                        timeout=120_000)
-                uploads.append(time.perf_counter() - start)
+                drawn = time.perf_counter()
+                uploads.append(drawn - start)
+                arrived = [f for f in frames if f <= drawn]
+                if arrived:  # the last figure-sized frame before the chart showed: its data
+                    upload_splits.append((arrived[-1] - start, drawn - arrived[-1]))
                 settled(page)
                 for choice in ("mean activation", "u"):
                     # the heatmap's own menu (a Plotly dropdown) re-sorts it in the browser
@@ -84,6 +89,11 @@ def main() -> None:
                 page.close()
             print(f"upload of {EXAMPLE.name} → first chart: median "
                   f"{statistics.median(uploads):.2f} s over {len(uploads)} (target < 2 s)")
+            if upload_splits:
+                sent, drawing = (statistics.median(part) for part in zip(*upload_splits))
+                print(f"  of which upload → the chart's frame received: median {sent:.2f} s "
+                      f"(upload, script run, transfer); frame → drawn: {drawing:.2f} s "
+                      "(the browser)")
             print(f"widget change, no model run → redrawn: median "
                   f"{statistics.median(changes):.2f} s over {len(changes)} (target < 0.3 s)")
             if serves:
