@@ -4,7 +4,8 @@ The ``(T, B, N)`` tensors are seen as ``(T, C)`` with ``C = B·N`` independent c
 split into one contiguous chunk per thread; inside a chunk the loop runs over time and then over
 the chunk's columns, so each step streams through memory once, in runs long enough for the
 hardware prefetcher, and vectorises. (Chunks of 256 columns, one task each, ran the kernel at
-3-3.7x its memory-bandwidth floor, and a single 128-neuron sequence on one thread.)
+2.6-4.5x its memory-bandwidth floor where one chunk per thread runs at 1.8-3.0x, and a single
+128-neuron sequence on one thread: ``bench/bench_kernel.py``.)
 
 Subnormal results are flushed to zero inside the kernel: a decaying ReLU state otherwise spends
 thousands of steps in the subnormal range, where every multiply is many times slower, and
