@@ -16,13 +16,12 @@ Target (issue: performance): forward and backward each within 1.5x of the floor 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import indrnn  # noqa: F401  (before torch: its runtime settings)
 
 # isort: split
 import torch
+from bench_recurrence import median_seconds  # bench/bench_recurrence.py
 
 from indrnn.kernels import cpu
 
@@ -37,21 +36,11 @@ def measure(steps: int, batch: int, hidden: int, repeats: int) -> dict[str, floa
     grad = torch.randn(steps, batch, hidden)
     target = torch.empty_like(a)
     h = cpu.forward(a, u, h0, "relu")
-    candidates = {
+    return median_seconds({
         "copy": lambda: target.copy_(a),
         "forward": lambda: cpu.forward(a, u, h0, "relu"),
         "backward": lambda: cpu.backward(grad, h, u, h0, "relu"),
-    }
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for step in candidates.values():
-        step()  # compile, warm the allocator
-    for _ in range(repeats):
-        for name, step in candidates.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
-
+    }, repeats)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
