@@ -58,6 +58,10 @@ class Recipe:
     refit_readout : int
         Regression: after training, refit the linear readout by least squares on this many
         training batches (0: no refit).
+    readout_lr_scale : float
+        The readout (``head``) learns at ``lr`` times this. Fine-tuning on longer sequences
+        needs it: the states' drift grows with T, and Adam moves the readout's bias by about
+        the learning rate per step, too slowly to follow at a rate the recurrence stands.
     paper : str
         The published figure this model is compared with.
     why : str
@@ -82,6 +86,7 @@ class Recipe:
     chrono_timescale: int = 0
     init_from: str = ""
     refit_readout: int = 0
+    readout_lr_scale: float = 1.0
     paper: str = ""
     why: str = ""
 

@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="regression: after training, refit the linear readout of the "
                         "written weights by least squares on this many training batches "
                         "(default: the recipe's)")
+    parser.add_argument("--readout-lr-scale", type=float, metavar="SCALE",
+                        help="the readout learns at the learning rate times this (default: the "
+                        "recipe's, 1)")
     parser.add_argument("--eval-limit", type=int, help="score only this many held-out samples")
     parser.add_argument("--keep-last", action="store_true", help="write the last weights; by "
                         "default the weights of the best validation score are written")
@@ -80,14 +83,22 @@ def model_name(recipe: Recipe) -> str:
     return f"{task}{recipe.task_kwargs.get('seq_len', '')}_{kind}"
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on input/readout matrices only: not on u, biases, norms or embeddings."""
-    decayed, plain = [], []
+def parameter_groups(model: nn.Module, weight_decay: float, readout_lr_scale: float = 1.0,
+                     ) -> list[dict[str, Any]]:
+    """Optimiser groups: weight decay on input/readout matrices only (not on u, biases, norms or
+    embeddings), and the readout's (``head.*``) own learning-rate scale.
+
+    Each group's ``lr_scale`` multiplies the recipe's learning rate (warm-up and drops keep it).
+    """
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         matrix = p.dim() >= 2 and "embedding" not in name
-        (decayed if matrix else plain).append(p)
-    return [{"params": decayed, "weight_decay": weight_decay},
-            {"params": plain, "weight_decay": 0.0}]
+        readout = name.startswith("head.") and readout_lr_scale != 1.0
+        groups.setdefault((matrix, readout), []).append(p)
+    return [{"params": params, "weight_decay": weight_decay if matrix else 0.0,
+             "lr_scale": readout_lr_scale if readout else 1.0}
+            for (matrix, readout), params in sorted(groups.items(), key=lambda kv: kv[0],
+                                                    reverse=True)]
 
 
 def save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -132,7 +143,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
                  "eval_every": args.eval_every, "warmup": args.warmup,
                  "lr_drops": None if args.lr_drops is None else tuple(args.lr_drops),
-                 "init_from": args.init_from, "refit_readout": args.refit_readout}
+                 "init_from": args.init_from, "refit_readout": args.refit_readout,
+                 "readout_lr_scale": args.readout_lr_scale}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     steps, batch_size, eval_every = recipe.steps, recipe.batch_size, recipe.eval_every
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -163,7 +175,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if recipe.refit_readout and objective.metric != "mse":  # say so now, not after training
         raise SystemExit(f"--refit-readout is for regression; {recipe.task} is scored by "
                          f"{objective.metric}")
-    optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay), lr=recipe.lr)
+    optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay,
+                                                  recipe.readout_lr_scale), lr=recipe.lr)
+    for group in optimizer.param_groups:
+        group["lr"] = recipe.lr * group.get("lr_scale", 1.0)
     meta: dict[str, Any] = {"step": 0, "best": None, "stale": 0, "history": [], "seconds": 0.0}
     if (run_dir / "state.json").exists() and not args.restart:
         meta = load_state(run_dir, model, optimizer)
@@ -176,8 +191,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         batch = objective.train_batch(batch_size, args.seed, meta["step"])
         batch = batch.shard(rank, world).to(device)
         if meta["step"] < recipe.warmup:
+            ramp = (meta["step"] + 1) / recipe.warmup
             for group in optimizer.param_groups:
-                group["lr"] = recipe.lr * (meta["step"] + 1) / recipe.warmup
+                group["lr"] = recipe.lr * group.get("lr_scale", 1.0) * ramp
         if meta["step"] in recipe.lr_drops:  # before the step, so a resumed run drops it once
             for group in optimizer.param_groups:
                 group["lr"] *= recipe.lr_decay

@@ -229,3 +229,31 @@ def test_the_written_weights_are_those_of_the_best_validation_score(tmp_path):
     assert all(torch.equal(written[k], best[k]) for k in best)
     last = _train(tmp_path / "last", 20, "--keep-last")
     assert indrnn.load(last).card["training"]["weights_from_step"] == 20
+
+
+def test_readout_lr_scale_gives_the_head_its_own_rate_through_warmup_and_drops(tmp_path):
+    import json
+
+    from indrnn.train import parameter_groups
+
+    model = SequenceModel(**get_recipe("adding-indrnn", seq_len=20).model)
+    groups = parameter_groups(model, 1e-4, readout_lr_scale=50.0)
+    head = {id(p) for p in model.head.parameters()}
+    for group in groups:
+        in_head = {id(p) in head for p in group["params"]}
+        assert len(in_head) == 1  # no group mixes the readout with the rest
+        assert group["lr_scale"] == (50.0 if in_head == {True} else 1.0)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    # without a scale the groups are the two of before (decayed matrices, the rest)
+    assert [g["weight_decay"] for g in parameter_groups(model, 1e-4)] == [1e-4, 0.0]
+
+    out, runs = tmp_path / "m", tmp_path / "runs"
+    train_main(["adding-indrnn", "--seq-len", "20", "--steps", "3", "--eval-every", "1",
+                "--batch-size", "4", "--lr", "4e-3", "--warmup", "4", "--lr-drops", "2",
+                "--readout-lr-scale", "10", "--eval-limit", "10", "--out", str(out),
+                "--runs", str(runs)])
+    (state_file,) = runs.glob("*/state.json")
+    rates = sorted(g["lr"] for g in json.loads(state_file.read_text())["param_groups"])
+    # step 3 of a 4-step warm-up (3/4 of 4e-3), cut once by 0.2 at step 2: 6e-4; the head 10x
+    assert rates == pytest.approx([6e-4, 6e-4, 6e-3, 6e-3])
+    assert indrnn.load(out).card["recipe"]["readout_lr_scale"] == 10.0
