@@ -28,6 +28,21 @@ PAGES = ["", "Neurons", "Memory", "IndRNN_vs_LSTM", "Ablation", "Patterns", "Dis
 
 
 RUNNING = "() => !!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+# Counts every Plotly draw (plotly_afterplot) per chart: how much drawing a page asks for.
+COUNT_DRAWS = """
+window.__draws = [];
+const counted = new WeakSet();
+function count(chart) {
+  if (counted.has(chart)) return;
+  if (typeof chart.on !== 'function') { setTimeout(() => count(chart), 0); return; }
+  counted.add(chart);
+  const id = (window.__charts = (window.__charts || 0) + 1);
+  chart.on('plotly_afterplot', () => window.__draws.push(id));
+}
+new MutationObserver(() => document.querySelectorAll('.js-plotly-plot').forEach(count))
+  .observe(document, {subtree: true, childList: true, attributes: true,
+                      attributeFilter: ['class']});
+"""
 
 
 def settled(page) -> None:
@@ -49,8 +64,10 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                         args=CHROMIUM_ARGS)
             uploads, changes, frames, serves, upload_splits = [], [], [], [], []
+            draws: list[tuple[int, int]] = []  # (Plotly draws, charts drawn) after each upload
             for _ in range(args.repeats):
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.add_init_script(COUNT_DRAWS)
                 # when each big websocket frame (a figure) arrives: splits server from browser
                 page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(
                     time.perf_counter()) if len(frame) > 50_000 else None))
@@ -59,6 +76,7 @@ def main() -> None:
                                        state="attached")
                 settled(page)
                 frames.clear()
+                drawn_before = page.evaluate("window.__draws.length")
                 start = time.perf_counter()
                 page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
                     str(EXAMPLE))
@@ -71,6 +89,9 @@ def main() -> None:
                 if arrived:  # the last figure-sized frame before the chart showed: its data
                     upload_splits.append((arrived[-1] - start, drawn - arrived[-1]))
                 settled(page)
+                page.wait_for_timeout(2000)  # charts below the first may still be drawing
+                after = page.evaluate("window.__draws").__getitem__(slice(drawn_before, None))
+                draws.append((len(after), len(set(after))))
                 for choice in ("mean activation", "u"):
                     # the heatmap's own menu (a Plotly dropdown) re-sorts it in the browser
                     page.locator(".js-plotly-plot .updatemenu-header-group").first.click()
@@ -94,6 +115,9 @@ def main() -> None:
                 print(f"  of which upload → the chart's frame received: median {sent:.2f} s "
                       f"(upload, script run, transfer); frame → drawn: {drawing:.2f} s "
                       "(the browser)")
+            if draws:
+                print("  Plotly draws after the upload: " + ", ".join(
+                    f"{n} over {charts} charts" for n, charts in draws))
             print(f"widget change, no model run → redrawn: median "
                   f"{statistics.median(changes):.2f} s over {len(changes)} (target < 0.3 s)")
             if serves:
