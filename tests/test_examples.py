@@ -12,6 +12,7 @@ import importlib.util
 import io
 import json
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -341,23 +342,44 @@ def test_models_table_metric_names():
     assert table.architecture(card) == "ResIndRNN 21 layers × 64 (10 blocks)"
 
 
-def test_models_table_sets_each_claim_of_the_paper_beside_the_cards_figures(tmp_path):
-    table = _script("models_table")
-    cards = {"x_indrnn": 0.9, "x_lstm": 0.8, "y_indrnn": 0.5, "y_lstm": 0.7, "x_res21": 0.85}
-    for name, accuracy in cards.items():
-        card = {"name": name, "task": "fashion_mnist" if name.startswith("x") else "mnist5k",
+def _claims(table: ModuleType, folder: Path, accuracies: dict[str, float]) -> dict[str, str]:
+    """The claims table's rows, by claim, for cards with these names and test accuracies."""
+    tasks = {"fmnist": "fashion_mnist", "pfmnist": "permuted_fashion_mnist", "y": "mnist5k"}
+    folder.mkdir()
+    for name, accuracy in accuracies.items():
+        card = {"name": name, "task": tasks[name.rpartition("_")[0]],
                 "data": {"output_kind": "classification_last_step"},
                 "metrics": {"test": {"accuracy": accuracy}}}
         document = {"format": "indrnn-checkpoint", "version": 1, "card": card}
-        (tmp_path / f"{name}.json").write_text(json.dumps(document), encoding="utf-8")
-    lines = table.main(["--models", str(tmp_path)]).read_text(encoding="utf-8").splitlines()
-    claim = {line.split(" | ")[0].lstrip("| "): line for line in lines
-             if line.startswith("| ") and " | " in line}
+        (folder / f"{name}.json").write_text(json.dumps(document), encoding="utf-8")
+    lines = table.main(["--models", str(folder)]).read_text(encoding="utf-8").splitlines()
+    return {line.split(" | ")[0].lstrip("| "): line for line in lines
+            if line.startswith("| ") and " | " in line}
+
+
+def test_models_table_sets_each_claim_of_the_paper_beside_the_cards_figures(tmp_path):
+    table = _script("models_table")
+    full_size = "full-size pixel tasks (Fashion-MNIST 60k/10k, 784 steps), IndRNN above its LSTM"
+    permuted = "permuted pixels, where LSTMs suffer most: the IndRNN's lead grows"
+    claim = _claims(table, tmp_path / "a", {"fmnist_indrnn": 0.9, "fmnist_lstm": 0.8,
+                                            "y_indrnn": 0.5, "y_lstm": 0.7,
+                                            "fmnist_res21": 0.85})
     beats = claim["IndRNN beats an LSTM trained on the same task (IndRNN vs LSTM)"]
-    assert "x: accuracy 90.0% vs accuracy 80.0% ✓" in beats
+    assert "fmnist: accuracy 90.0% vs accuracy 80.0% ✓" in beats
     assert "y: accuracy 50.0% vs accuracy 70.0% ✗" in beats and "partly (1 of 2)" in beats
     deep = claim["deep IndRNNs (> 20 layers) train, and depth helps"]
     assert "res-IndRNN 21 layers accuracy 85.0% vs IndRNN accuracy 90.0% ✗" in deep
-    full = claim["full-size pixel tasks (Fashion-MNIST 60k/10k, 784 steps)"]
-    assert "x_indrnn: accuracy 90.0%" in full and full.endswith("| yes |")
-    assert claim["permuted pixels, where LSTMs suffer most"].endswith("not trained yet | no |")
+    assert "fmnist_indrnn: accuracy 90.0%" in claim[full_size]
+    assert claim[full_size].endswith("| yes |")
+    assert claim[permuted].endswith("not trained yet | no |")
+    # the permuted claim is about the lead: 10 points in order, 25 permuted
+    claim = _claims(table, tmp_path / "b", {"fmnist_indrnn": 0.9, "fmnist_lstm": 0.8,
+                                            "pfmnist_indrnn": 0.85, "pfmnist_lstm": 0.6})
+    assert claim[permuted].endswith("yes (the IndRNN's lead: +25.0 points permuted, "
+                                    "+10.0 in order) |")
+    claim = _claims(table, tmp_path / "c", {"fmnist_indrnn": 0.7, "fmnist_lstm": 0.8,
+                                            "pfmnist_indrnn": 0.85})
+    assert claim[full_size].endswith("| no (the LSTM leads by 10.0 points) |")
+    assert claim[permuted].endswith("| partly (needs IndRNN and LSTM on both pixel orders) |")
+    claim = _claims(table, tmp_path / "d", {"fmnist_indrnn": 0.9})
+    assert claim[full_size].endswith("| partly (no IndRNN and LSTM pair yet) |")
