@@ -144,19 +144,38 @@ def test_cpu_kernel_splits_columns_per_thread_and_agrees_with_one_thread():
 
     a, u, h0 = _inputs((60, 3, 100), torch.float32, seed=3)  # 300 columns: chunks of 160 + 140
     grad = torch.randn(a.shape, generator=torch.Generator().manual_seed(4))
-    threads = numba.get_num_threads()
+    threads = torch.get_num_threads()
     try:
         results = []
-        for count in sorted({1, threads}):
-            numba.set_num_threads(count)
-            assert -(-300 // cpu._chunk_width(300)) == count  # one chunk per thread
+        for count in sorted({1, min(threads, numba.config.NUMBA_NUM_THREADS)}):
+            torch.set_num_threads(count)  # the kernel follows torch's thread count
             h = cpu.forward(a, u, h0, "relu")
+            assert numba.get_num_threads() == count and torch.get_num_threads() == count
+            assert -(-300 // cpu._chunk_width(300)) == count  # one chunk per thread
             results.append((h, *cpu.backward(grad, h, u, h0, "relu")))
     finally:
-        numba.set_num_threads(threads)
+        torch.set_num_threads(threads)
     expected = reference.recurrence_loop(a, u, h0)
     for h, grad_a, grad_u, grad_h0 in results:
         torch.testing.assert_close(h, expected)
         torch.testing.assert_close(grad_a, results[0][1])
         torch.testing.assert_close(grad_u, results[0][2])
         torch.testing.assert_close(grad_h0, results[0][3])
+
+
+def test_cpu_kernel_keeps_the_thread_count_the_process_was_given():
+    """OMP_NUM_THREADS=1 holds after the kernel's first call: numba's workers start one per
+    core and, sharing torch's OpenMP runtime, used to leave torch on that many threads."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("numba")
+    probe = ("import torch, indrnn, numba\n"
+             "layer = indrnn.IndRNN(4, 8)\n"
+             "layer(torch.randn(5, 2, 4))[0].sum().backward()\n"
+             "print(torch.get_num_threads(), numba.get_num_threads())\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True, timeout=120).stdout.split()
+    assert out == ["1", "1"]

@@ -7,12 +7,19 @@ hardware prefetcher, and vectorises. (Chunks of 256 columns, one task each, ran 
 2.6-4.5x its memory-bandwidth floor where one chunk per thread runs at 1.8-3.0x, and a single
 128-neuron sequence on one thread: ``bench/bench_kernel.py``.)
 
+The kernel runs on as many threads as torch (``torch.set_num_threads``, ``OMP_NUM_THREADS``):
+numba's OpenMP workers otherwise start one per core and, sharing torch's OpenMP runtime, leave
+torch's own thread count raised to theirs after the first call.
+
 Subnormal results are flushed to zero inside the kernel: a decaying ReLU state otherwise spends
 thousands of steps in the subnormal range, where every multiply is many times slower, and
 ``torch.set_flush_denormal`` does not reach numba's worker threads.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import numba
 import numpy as np
@@ -21,6 +28,20 @@ from torch import Tensor
 
 # Chunk widths are a multiple of this many columns (64 bytes of float32: one cache line).
 _COLUMN_ALIGN = 16
+
+
+@contextlib.contextmanager
+def _on_torch_threads() -> Iterator[None]:
+    """Run numba's parallel loops on torch's thread count, and leave torch's count as it was
+    (starting numba's workers sets the shared OpenMP runtime's count to one per core)."""
+    wanted = torch.get_num_threads()
+    if numba.get_num_threads() != min(wanted, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
 
 
 def _chunk_width(columns: int) -> int:
@@ -120,10 +141,11 @@ def forward(a: Tensor, u: Tensor, h0: Tensor, nonlinearity: str) -> Tensor:
     batch = a.shape[1]
     u_columns = u.detach().repeat(batch).contiguous().numpy()
     h = torch.empty_like(a)
-    _forward_kernel(
-        _columns(a), u_columns, h0.detach().contiguous().reshape(-1).numpy(), _columns(h),
-        _tiny(a.dtype), nonlinearity == "relu", _chunk_width(u_columns.shape[0]),
-    )
+    with _on_torch_threads():
+        _forward_kernel(
+            _columns(a), u_columns, h0.detach().contiguous().reshape(-1).numpy(), _columns(h),
+            _tiny(a.dtype), nonlinearity == "relu", _chunk_width(u_columns.shape[0]),
+        )
     return h
 
 
@@ -137,10 +159,11 @@ def backward(
     grad_a = torch.empty(h.shape, dtype=h.dtype)
     grad_u_columns = torch.empty(batch * hidden, dtype=h.dtype)
     grad_h0 = torch.empty(batch * hidden, dtype=h.dtype)
-    _backward_kernel(
-        _strided_columns(grad_h), _columns(h), u.detach().repeat(batch).contiguous().numpy(),
-        h0.detach().contiguous().reshape(-1).numpy(), _columns(grad_a),
-        grad_u_columns.numpy(), grad_h0.numpy(), _tiny(h.dtype), nonlinearity == "relu",
-        _chunk_width(batch * hidden),
-    )
+    with _on_torch_threads():
+        _backward_kernel(
+            _strided_columns(grad_h), _columns(h), u.detach().repeat(batch).contiguous().numpy(),
+            h0.detach().contiguous().reshape(-1).numpy(), _columns(grad_a),
+            grad_u_columns.numpy(), grad_h0.numpy(), _tiny(h.dtype), nonlinearity == "relu",
+            _chunk_width(batch * hidden),
+        )
     return grad_a, grad_u_columns.view(batch, hidden).sum(0), grad_h0.view(batch, hidden)
