@@ -153,6 +153,8 @@ def claims_table(cards: list[dict[str, Any]]) -> list[str]:
         if refit:
             text += (f", after a least-squares refit of the readout (the network alone: MSE "
                      f"{refit['mse_before']:.3g})")
+        else:
+            text += ", from the trained network alone (no readout refit)"
         alone = refit["mse_before"] if refit else value
         rows.append(("IndRNN learns over 5,000 steps (adding, T = 5000)", text,
                      "yes" if alone is not None and alone < 0.01 else "partly"))

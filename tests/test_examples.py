@@ -383,3 +383,14 @@ def test_models_table_sets_each_claim_of_the_paper_beside_the_cards_figures(tmp_
     assert claim[permuted].endswith("| partly (needs IndRNN and LSTM on both pixel orders) |")
     claim = _claims(table, tmp_path / "d", {"fmnist_indrnn": 0.9})
     assert claim[full_size].endswith("| partly (no IndRNN and LSTM pair yet) |")
+
+
+def test_length_offset_splits_the_error_at_another_length_into_offset_and_rest():
+    script = _script("length_offset")
+    result = script.main(["models/adding100_indrnn", "--seq-len", "300", "--sequences", "40"])
+    # the mean squared error is the squared offset plus the error's variance
+    assert result["mse"] == pytest.approx(result["offset"] ** 2 + result["mse_without_offset"],
+                                          rel=1e-4)
+    assert result["mse_affine"] <= result["mse_without_offset"] + 1e-9
+    with pytest.raises(SystemExit, match="not an adding-problem model"):
+        script.main(["models/basicmotions_indrnn", "--seq-len", "300"])
