@@ -50,7 +50,8 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     # platform.machine(), not platform.processor(): on Linux the latter runs `uname -p`
-    return f"{platform.machine() or 'unknown'} CPU, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"{platform.machine() or 'unknown'} CPU, {threads} thread{'s' * (threads != 1)}"
 
 
 __all__ = ["default_device", "device_name", "model_device", "pick_device"]

@@ -57,8 +57,15 @@ def test_naming_the_cpu_runs_no_program(monkeypatch):
 
     monkeypatch.setattr(subprocess, "Popen", refuse)
     monkeypatch.setattr(platform, "_uname_cache", None, raising=False)  # not answered from cache
-    name = device_name(torch.device("cpu"))
-    assert name.endswith(f"CPU, {torch.get_num_threads()} threads") and platform.machine() in name
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        name = device_name(torch.device("cpu"))
+        assert name.endswith("CPU, 2 threads") and platform.machine() in name
+        torch.set_num_threads(1)
+        assert device_name(torch.device("cpu")).endswith("CPU, 1 thread")
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_the_app_says_where_models_run_and_falls_back_to_the_cpu(monkeypatch):
