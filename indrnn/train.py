@@ -172,6 +172,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                           "metrics": source.card.get("metrics", {}).get("test")}
     name = model_name(recipe)
     run_dir = Path(args.runs) / name
+    if not recipe.readout_lr_scale > 0:
+        raise SystemExit(f"--readout-lr-scale must be > 0, got {recipe.readout_lr_scale}")
     if recipe.refit_readout and objective.metric != "mse":  # say so now, not after training
         raise SystemExit(f"--refit-readout is for regression; {recipe.task} is scored by "
                          f"{objective.metric}")

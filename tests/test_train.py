@@ -257,3 +257,6 @@ def test_readout_lr_scale_gives_the_head_its_own_rate_through_warmup_and_drops(t
     # step 3 of a 4-step warm-up (3/4 of 4e-3), cut once by 0.2 at step 2: 6e-4; the head 10x
     assert rates == pytest.approx([6e-4, 6e-4, 6e-3, 6e-3])
     assert indrnn.load(out).card["recipe"]["readout_lr_scale"] == 10.0
+    with pytest.raises(SystemExit, match=r"--readout-lr-scale must be > 0, got 0\.0"):
+        train_main(["adding-indrnn", "--seq-len", "20", "--steps", "1", "--readout-lr-scale",
+                    "0", "--out", str(tmp_path / "bad"), "--runs", str(tmp_path / "bad_runs")])
