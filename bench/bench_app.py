@@ -90,7 +90,7 @@ def main() -> None:
                     upload_splits.append((arrived[-1] - start, drawn - arrived[-1]))
                 settled(page)
                 page.wait_for_timeout(2000)  # charts below the first may still be drawing
-                after = page.evaluate("window.__draws").__getitem__(slice(drawn_before, None))
+                after = page.evaluate("window.__draws")[drawn_before:]
                 draws.append((len(after), len(set(after))))
                 for choice in ("mean activation", "u"):
                     # the heatmap's own menu (a Plotly dropdown) re-sorts it in the browser

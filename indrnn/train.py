@@ -93,6 +93,7 @@ def parameter_groups(model: nn.Module, weight_decay: float, readout_lr_scale: fl
     groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         matrix = p.dim() >= 2 and "embedding" not in name
+        # at scale 1 the groups stay the two of before, so older saved states still resume
         readout = name.startswith("head.") and readout_lr_scale != 1.0
         groups.setdefault((matrix, readout), []).append(p)
     return [{"params": params, "weight_decay": weight_decay if matrix else 0.0,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,37 +171,30 @@ def claims_table(cards: list[dict[str, Any]]) -> list[str]:
         rows.append(("deep IndRNNs (> 20 layers) train, and depth helps",
                      "; ".join(t for t, _ in deep),
                      "yes" if all(helps) else "partly (trains; below the shallow model)"))
-    def task_row(claim: str, tasks: tuple[str, ...], verdict: Callable[[], str]) -> None:
-        found = [card for card in cards if card.get("task") in tasks]
-        shown = "; ".join(f"{card['name']}: {metric_text(*primary_metric(card))}"
-                          for card in found)
-        rows.append((claim, shown or "not trained yet", verdict() if found else "no"))
-
     def lead(prefix: str) -> float | None:
         """The IndRNN's accuracy minus its LSTM twin's on one task, in points."""
-        pair = [primary_metric(by_name[f"{prefix}_{kind}"]) if f"{prefix}_{kind}" in by_name
-                else ("", None) for kind in ("indrnn", "lstm")]
-        if any(value is None for _, value in pair):
+        twins = [by_name.get(f"{prefix}_{kind}") for kind in ("indrnn", "lstm")]
+        if None in twins:
             return None
-        return 100 * (pair[0][1] - pair[1][1])
+        (_, ours), (_, theirs) = (primary_metric(card) for card in twins)
+        return None if ours is None or theirs is None else 100 * (ours - theirs)
 
-    def full_size() -> str:
-        plain = lead("fmnist")
-        if plain is None:
-            return "partly (no IndRNN and LSTM pair yet)"
-        return "yes" if plain > 0 else f"no (the LSTM leads by {-plain:.1f} points)"
-
-    def permuted() -> str:
-        shuffled, plain = lead("pfmnist"), lead("fmnist")
-        if shuffled is None or plain is None:
-            return "partly (needs IndRNN and LSTM on both pixel orders)"
-        return (f"{'yes' if shuffled > plain else 'no'} (the IndRNN's lead: {shuffled:+.1f} "
+    plain, shuffled = lead("fmnist"), lead("pfmnist")
+    full_size = ("partly (no IndRNN and LSTM pair yet)" if plain is None else "yes" if plain > 0
+                 else f"no (the LSTM leads by {-plain:.1f} points)")
+    permuted = ("partly (needs IndRNN and LSTM on both pixel orders)"
+                if plain is None or shuffled is None else
+                f"{'yes' if shuffled > plain else 'no'} (the IndRNN's lead: {shuffled:+.1f} "
                 f"points permuted, {plain:+.1f} in order)")
-
-    task_row("full-size pixel tasks (Fashion-MNIST 60k/10k, 784 steps), IndRNN above its LSTM",
-             ("fashion_mnist",), full_size)
-    task_row("permuted pixels, where LSTMs suffer most: the IndRNN's lead grows",
-             ("permuted_fashion_mnist",), permuted)
+    for claim, task, verdict in (
+            ("full-size pixel tasks (Fashion-MNIST 60k/10k, 784 steps), IndRNN above its LSTM",
+             "fashion_mnist", full_size),
+            ("permuted pixels, where LSTMs suffer most: the IndRNN's lead grows",
+             "permuted_fashion_mnist", permuted)):
+        found = [card for card in cards if card.get("task") == task]
+        shown = "; ".join(f"{card['name']}: {metric_text(*primary_metric(card))}"
+                          for card in found)
+        rows.append((claim, shown or "not trained yet", verdict if found else "no"))
     lines = ["## The paper's claims, and what these models show", "",
              "| claim (Li et al. 2018/2019) | shipped models | shows it? |", "|---|---|---|"]
     lines += [f"| {cell(claim)} | {cell(shown)} | {cell(verdict)} |"

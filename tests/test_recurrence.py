@@ -162,20 +162,3 @@ def test_cpu_kernel_splits_columns_per_thread_and_agrees_with_one_thread():
         torch.testing.assert_close(grad_u, results[0][2])
         torch.testing.assert_close(grad_h0, results[0][3])
 
-
-def test_cpu_kernel_keeps_the_thread_count_the_process_was_given():
-    """OMP_NUM_THREADS=1 holds after the kernel's first call: numba's workers start one per
-    core and, sharing torch's OpenMP runtime, used to leave torch on that many threads."""
-    import os
-    import subprocess
-    import sys
-
-    pytest.importorskip("numba")
-    probe = ("import torch, indrnn, numba\n"
-             "layer = indrnn.IndRNN(4, 8)\n"
-             "layer(torch.randn(5, 2, 4))[0].sum().backward()\n"
-             "print(torch.get_num_threads(), numba.get_num_threads())\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
-                         check=True, timeout=120).stdout.split()
-    assert out == ["1", "1"]

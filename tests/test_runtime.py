@@ -67,3 +67,12 @@ def test_the_app_server_is_started_with_the_policy(monkeypatch):
     assert app_command([], 8501, "localhost")[1]["OMP_WAIT_POLICY"] == "PASSIVE"
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert app_command([], 8501, "localhost")[1]["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_the_kernel_keeps_the_thread_count_the_process_was_given():
+    """OMP_NUM_THREADS=1 holds after the CPU kernel's first call: numba's workers start one per
+    core and, sharing torch's OpenMP runtime, used to leave torch on that many threads."""
+    probe = ("import json, torch, indrnn, numba; layer = indrnn.IndRNN(4, 8); "
+             "layer(torch.randn(5, 2, 4))[0].sum().backward(); "
+             "print(json.dumps([torch.get_num_threads(), numba.get_num_threads()]))")
+    assert _fresh(probe, OMP_NUM_THREADS="1") == [1, 1]

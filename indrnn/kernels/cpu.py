@@ -35,8 +35,9 @@ def _on_torch_threads() -> Iterator[None]:
     """Run numba's parallel loops on torch's thread count, and leave torch's count as it was
     (starting numba's workers sets the shared OpenMP runtime's count to one per core)."""
     wanted = torch.get_num_threads()
-    if numba.get_num_threads() != min(wanted, numba.config.NUMBA_NUM_THREADS):
-        numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
+    workers = min(wanted, numba.config.NUMBA_NUM_THREADS)  # numba cannot exceed its pool
+    if numba.get_num_threads() != workers:
+        numba.set_num_threads(workers)
     try:
         yield
     finally:
