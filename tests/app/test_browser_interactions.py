@@ -126,23 +126,35 @@ _HANDLES_OFF_THEIR_ROWS = """() => {
 }"""
 
 
+_FIRST_FINDINGS_NEURONS = """() => {
+  const names = [];
+  for (const button of document.querySelectorAll('button')) {
+    const text = button.innerText.trim();
+    if (text === 'Patch them') return names;
+    if (text.startsWith('Neuron ')) names.push(text);
+  }
+  return names;
+}"""
+
+
 def test_patch_them_opens_the_patching_page_on_the_findings_neurons(server, browser):
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(f"{server}/?model=adding1000_indrnn")
     settle(page)
     page.get_by_text("What this model does").wait_for()
-    # the first finding's neuron buttons name its layer and neurons (they draw after the heading)
-    buttons = page.get_by_role("button", name="Neuron ")
-    buttons.first.wait_for()
-    names = [b.strip() for b in buttons.all_inner_texts()]
+    # the first finding's neuron buttons name its layer and neurons; its "Patch them" button
+    # closes their row, so once it is drawn every one of them is (they stream in one by one)
+    patch = page.get_by_role("button", name="Patch them").first
+    patch.wait_for()
+    names = page.evaluate(_FIRST_FINDINGS_NEURONS)
     layer = names[0].split(" of ")[1]
-    page.get_by_role("button", name="Patch them").first.click()
+    patch.click()
     settle(page)
     assert_healthy(page, "Patching opened from a finding")
     assert "/Patching" in page.url, page.url
-    wanted = {n.split()[1] for n in names if n.endswith(f" of {layer}")}
+    wanted = {n.split()[1] for n in names}
     patched = set(query(page)["patch"].split(","))
-    assert patched and patched <= wanted, (patched, wanted)
+    assert patched == wanted, (patched, wanted)
     assert query(page)["layer"] == layer
     wait_for_chart(page, "Output: base, source and patched")
     assert page.get_by_text("of the difference").count() >= 1
