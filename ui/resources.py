@@ -132,7 +132,10 @@ def example_index() -> list[dict[str, Any]]:
 
 
 def examples_for(task: str) -> list[dict[str, Any]]:
-    return [e for e in example_index() if e["task"] == task]
+    """The examples of ``task``; a permuted-pixel task shares its plain task's images (files are
+    in natural pixel order, and an upload is reordered by the task's permutation)."""
+    images_of = task.removeprefix("permuted_")
+    return [e for e in example_index() if e["task"] in (task, images_of)]
 
 
 def example_bytes(file: str) -> bytes:

@@ -163,3 +163,12 @@ def test_neurons_sort_by_ablation_impact_once_ranked_and_share_it_with_the_ablat
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
               for c in at.get("plotly_chart")]
     assert any("impact" in t.lower() for t in titles), titles  # ranked once, shown on both
+
+
+def test_a_permuted_pixel_model_offers_the_plain_tasks_images():
+    # the PNGs are in natural pixel order; an upload is reordered by the task's permutation
+    at = _app("pfmnist_lstm")
+    assert not at.exception, at.exception
+    options = at.selectbox(key="example_choice").options
+    assert any(o.startswith("fashion_mnist_test") for o in options), options
+    assert not _errors(at)
