@@ -17,7 +17,7 @@ import torch
 
 from indrnn import catalog
 from indrnn.checkpoint import Checkpoint
-from indrnn.data import TASKS, Task, load_task, task_for
+from indrnn.data import TASKS, Task, examples_task, load_task, task_for
 from indrnn.devices import default_device, device_name
 from indrnn.explain import Finding, card_findings, explain_model
 from indrnn.objectives import card_objective
@@ -132,10 +132,8 @@ def example_index() -> list[dict[str, Any]]:
 
 
 def examples_for(task: str) -> list[dict[str, Any]]:
-    """The examples of ``task``; a permuted-pixel task shares its plain task's images (files are
-    in natural pixel order, and an upload is reordered by the task's permutation)."""
-    images_of = task.removeprefix("permuted_")
-    return [e for e in example_index() if e["task"] in (task, images_of)]
+    """The examples shipped for ``task`` (see :func:`indrnn.data.examples_task`)."""
+    return [e for e in example_index() if e["task"] == examples_task(task)]
 
 
 def example_bytes(file: str) -> bytes:

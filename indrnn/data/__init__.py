@@ -153,6 +153,12 @@ def task_for(card: dict[str, Any], model: Any) -> Task:
     return ModelOnlyTask(model_only_info(model, card))
 
 
+def examples_task(task: str) -> str:
+    """The task whose files in ``examples/`` serve ``task``: a permuted-pixel task uses its plain
+    task's images (they are in natural pixel order; an upload is reordered by the permutation)."""
+    return task.removeprefix("permuted_")
+
+
 __all__ = [
     "NO_TASK",
     "TASKS",
@@ -175,6 +181,7 @@ __all__ = [
     "data_dir",
     "decode",
     "encode",
+    "examples_task",
     "has_task_data",
     "load_adding",
     "load_basicmotions",

@@ -22,7 +22,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from indrnn import catalog, limits
-from indrnn.data import DataError, load_task
+from indrnn.data import DataError, examples_task, load_task
 from indrnn.data.uploads import (
     ParsedInput,
     UploadError,
@@ -316,7 +316,7 @@ def test_held_out_examples_are_flagged_only_where_a_number_is_not_to_be_trusted(
     example on adding100)."""
     info = task(name).info
     checked = 0
-    for example in (e for e in EXAMPLES if e["task"] == catalog.entry(name).task):
+    for example in (e for e in EXAMPLES if e["task"] == examples_task(catalog.entry(name).task)):
         data = (ROOT / "examples" / example["file"]).read_bytes()
         parsed = prepare_for_model(parse_upload(example["file"], data, info), task(name))
         run = run_model(checkpoint(name).model, parsed.inputs[:2], parsed.lengths[:2],
