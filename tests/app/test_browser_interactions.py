@@ -14,6 +14,8 @@ from browsing import (
     wait_for_chart,
 )
 
+from indrnn import catalog
+
 
 def test_clicking_a_neuron_selects_it_in_the_picker_every_figure_and_the_url(server, browser):
     page = browser.new_page(viewport=VIEWPORT)
@@ -126,33 +128,22 @@ _HANDLES_OFF_THEIR_ROWS = """() => {
 }"""
 
 
-_FIRST_FINDINGS_NEURONS = """() => {
-  const names = [];
-  for (const button of document.querySelectorAll('button')) {
-    const text = button.innerText.trim();
-    if (text === 'Patch them') return names;
-    if (text.startsWith('Neuron ')) names.push(text);
-  }
-  return names;
-}"""
-
-
 def test_patch_them_opens_the_patching_page_on_the_findings_neurons(server, browser):
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(f"{server}/?model=adding1000_indrnn")
     settle(page)
     page.get_by_text("What this model does").wait_for()
-    # the first finding's neuron buttons name its layer and neurons; its "Patch them" button
-    # closes their row, so once it is drawn every one of them is (they stream in one by one)
-    patch = page.get_by_role("button", name="Patch them").first
-    patch.wait_for()
-    names = page.evaluate(_FIRST_FINDINGS_NEURONS)
-    layer = names[0].split(" of ")[1]
-    patch.click()
+    # the Overview lists the card's findings in order; the first names its neurons on buttons
+    # (their labels draw one by one, so wait for each, not only the first)
+    first = catalog.entry("adding1000_indrnn").card["findings"][0]
+    layer = first["layer"]
+    for neuron in first["neurons"]:
+        page.get_by_role("button", name=f"Neuron {neuron} of {layer}").first.wait_for()
+    page.get_by_role("button", name="Patch them").first.click()
     settle(page)
     assert_healthy(page, "Patching opened from a finding")
     assert "/Patching" in page.url, page.url
-    wanted = {n.split()[1] for n in names}
+    wanted = {str(n) for n in first["neurons"]}
     patched = set(query(page)["patch"].split(","))
     assert patched == wanted, (patched, wanted)
     assert query(page)["layer"] == layer
