@@ -102,6 +102,12 @@ def parameter_groups(model: nn.Module, weight_decay: float, readout_lr_scale: fl
                                                     reverse=True)]
 
 
+def optimizer_for(model: nn.Module, recipe: Recipe) -> torch.optim.Adam:
+    """The recipe's Adam over ``model``'s parameter groups (what a saved state resumes into)."""
+    return torch.optim.Adam(parameter_groups(model, recipe.weight_decay, recipe.readout_lr_scale),
+                            lr=recipe.lr)
+
+
 def save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                meta: dict[str, Any]) -> None:
     """Model and optimiser tensors in safetensors, the rest in JSON; no pickle."""
@@ -178,8 +184,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if recipe.refit_readout and objective.metric != "mse":  # say so now, not after training
         raise SystemExit(f"--refit-readout is for regression; {recipe.task} is scored by "
                          f"{objective.metric}")
-    optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay,
-                                                  recipe.readout_lr_scale), lr=recipe.lr)
+    optimizer = optimizer_for(model, recipe)
     for group in optimizer.param_groups:
         group["lr"] = recipe.lr * group.get("lr_scale", 1.0)
     meta: dict[str, Any] = {"step": 0, "best": None, "stale": 0, "history": [], "seconds": 0.0}

@@ -9,7 +9,7 @@ import torch
 
 from indrnn.recipes import get_recipe
 from indrnn.sequence_model import SequenceModel
-from indrnn.train import load_state, parameter_groups
+from indrnn.train import load_state, optimizer_for
 
 CARRIED = sorted(p.parent for p in (Path(__file__).parents[1] / "training").glob("*/state.json"))
 
@@ -19,8 +19,7 @@ def test_a_carried_run_resumes_under_its_recipe(run):
     recipe = get_recipe(run.name)
     model = SequenceModel(**recipe.model)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    optimizer = torch.optim.Adam(parameter_groups(model, recipe.weight_decay,
-                                                  recipe.readout_lr_scale), lr=recipe.lr)
+    optimizer = optimizer_for(model, recipe)
     meta = load_state(run, model, optimizer)
     assert 0 < meta["step"] < recipe.steps, "a finished run belongs in models/, not here"
     assert meta["step"] % recipe.eval_every == 0
