@@ -16,12 +16,14 @@ PROBE_REUSE = """
 import json, resource
 {first}
 import torch
-def faults_filling_a_fresh_200_mb_tensor():
+def faults_filling_a_fresh_tensor(elements):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    torch.empty(50_000_000).fill_(1.0)  # freed at once
+    torch.empty(elements).fill_(1.0)  # freed at once
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-# The fewest of four: an aligned request may not fit a freed block exactly and take another once.
-print(json.dumps(min(faults_filling_a_fresh_200_mb_tensor() for _ in range(4))))
+faults_filling_a_fresh_tensor(50_000_000)
+# A smaller second tensor: an aligned request for the same size needs a few bytes more than the
+# freed block, so whether it fits depended on where the heap's small blocks landed.
+print(json.dumps(faults_filling_a_fresh_tensor(45_000_000)))
 """
 
 
@@ -57,7 +59,7 @@ def test_opt_out_sets_nothing():
 
 
 def test_a_second_large_tensor_reuses_the_first_ones_pages_only_with_the_setting():
-    pages = 200e6 / 4096
+    pages = 180e6 / 4096
     assert _fresh(PROBE_REUSE.format(first="import indrnn")) < 0.01 * pages
     assert _fresh(PROBE_REUSE.format(first="pass")) > 0.5 * pages
 
