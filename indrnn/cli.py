@@ -97,6 +97,12 @@ def run_app(argv: list[str]) -> int:
         print(f"indrnn app: not listed: {problem}", file=sys.stderr)
     print(f"indrnn app: {len(listed)} models; serving on http://{args.host}:{args.port}",
           file=sys.stderr)
+    if os.name == "posix":
+        # Become the server, so a signal to `indrnn app` (a supervisor's SIGTERM) reaches
+        # Streamlit instead of orphaning it.
+        sys.stderr.flush()
+        os.chdir(app_dir())
+        os.execve(command[0], command, env)
     try:
         return subprocess.call(command, env=env, cwd=app_dir())
     except KeyboardInterrupt:

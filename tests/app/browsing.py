@@ -72,7 +72,11 @@ def app_server(command: list[str] | None = None, env: dict[str, str] | None = No
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 # Streamlit marks its root with the script's state ("initial", "running", "notRunning", ...):

@@ -4,6 +4,8 @@ environment outside the checkout, a model trained and saved a moment before, ``i
 
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
 from browsing import ARTIFACTS, VIEWPORT, app_server, assert_healthy, chart_titles, settle
 from installed import build_wheel, fresh_venv
@@ -53,3 +55,6 @@ def test_indrnn_app_from_a_fresh_install_opens_a_model_saved_a_moment_before(
         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
         assert "Choose a model and an input" not in page.inner_text("body")
         page.close()
+    # app_server has sent `indrnn app` a SIGTERM: the server it started stops with it
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
