@@ -103,9 +103,12 @@ def parameter_groups(model: nn.Module, weight_decay: float, readout_lr_scale: fl
 
 
 def optimizer_for(model: nn.Module, recipe: Recipe) -> torch.optim.Adam:
-    """The recipe's Adam over ``model``'s parameter groups (what a saved state resumes into)."""
-    return torch.optim.Adam(parameter_groups(model, recipe.weight_decay, recipe.readout_lr_scale),
-                            lr=recipe.lr)
+    """The recipe's Adam over ``model``'s parameter groups, each at its scaled learning rate
+    (what a saved state resumes into)."""
+    groups = parameter_groups(model, recipe.weight_decay, recipe.readout_lr_scale)
+    for group in groups:
+        group["lr"] = recipe.lr * group["lr_scale"]
+    return torch.optim.Adam(groups, lr=recipe.lr)
 
 
 def save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -185,8 +188,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"--refit-readout is for regression; {recipe.task} is scored by "
                          f"{objective.metric}")
     optimizer = optimizer_for(model, recipe)
-    for group in optimizer.param_groups:
-        group["lr"] = recipe.lr * group.get("lr_scale", 1.0)
     meta: dict[str, Any] = {"step": 0, "best": None, "stale": 0, "history": [], "seconds": 0.0}
     if (run_dir / "state.json").exists() and not args.restart:
         meta = load_state(run_dir, model, optimizer)

@@ -9,7 +9,7 @@ import torch
 
 from indrnn.recipes import get_recipe
 from indrnn.sequence_model import SequenceModel
-from indrnn.train import load_state, optimizer_for
+from indrnn.train import load_state, optimizer_for, save_state
 
 CARRIED = sorted(p.parent for p in (Path(__file__).parents[1] / "training").glob("*/state.json"))
 
@@ -25,6 +25,20 @@ def _check_resumes(run: Path) -> None:
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert len(optimizer.state) == len(list(model.parameters()))  # Adam's moments came back
     assert (run / "best.safetensors").exists() == (meta.get("best_step") is not None)
+
+
+def test_a_state_saved_under_a_recipe_resumes_under_it(tmp_path):
+    """What a session does before it stops (save_state under optimizer_for), checked the way a
+    carried run is, so the check runs while training/ carries nothing."""
+    recipe = get_recipe("adding100_indrnn")
+    model = SequenceModel(**recipe.model)
+    optimizer = optimizer_for(model, recipe)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    optimizer.step()
+    save_state(tmp_path / "adding100_indrnn", model, optimizer,
+               {"step": recipe.eval_every, "best_step": None})
+    _check_resumes(tmp_path / "adding100_indrnn")
 
 
 def test_every_carried_run_resumes_under_its_recipe():
