@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,10 +122,40 @@ def _better(name: str, a: float, b: float) -> bool:
     return a > b if name == "accuracy" else a < b
 
 
+def seed_spread(card: dict[str, Any], metric: str) -> list[float] | None:
+    """The test figures of ``metric`` over training seeds (``scripts/seed_spread.py --write``),
+    or ``None`` when the card has fewer than two."""
+    spread = card.get("metrics", {}).get("seed_spread") or {}
+    values = spread.get("test") if spread.get("metric") == metric else None
+    if not isinstance(values, list) or len(values) < 2:
+        return None
+    return [float(v) for v in values]
+
+
+def _seed_gap(metric: str, ours: list[float], theirs: list[float]) -> tuple[str, bool | None]:
+    """Text of two seed spreads and who is ahead: ``True``/``False`` when the means differ by
+    more than twice the standard error of their difference, ``None`` (a tie) otherwise."""
+    mean_ours, mean_theirs = statistics.mean(ours), statistics.mean(theirs)
+    error = math.sqrt(statistics.variance(ours) / len(ours)
+                      + statistics.variance(theirs) / len(theirs))
+    scale, unit = (100, "%") if metric == "accuracy" else (1, "")
+
+    def shown(values: list[float]) -> str:
+        return (f"{scale * statistics.mean(values):.1f} ± {scale * statistics.stdev(values):.1f}"
+                f"{unit}")
+
+    ahead = (None if abs(mean_ours - mean_theirs) <= 2 * error
+             else _better(metric, mean_ours, mean_theirs))
+    verdict = {None: "a tie", True: "ahead", False: "behind"}[ahead]
+    seeds = min(len(ours), len(theirs))
+    return f"over {seeds} training seeds {shown(ours)} vs {shown(theirs)}, {verdict}", ahead
+
+
 def _twin_rows(by_name: dict[str, dict[str, Any]], mine: str, theirs: str,
-               labels: tuple[str, str] = ("", "")) -> list[tuple[str, bool]]:
+               labels: tuple[str, str] = ("", "")) -> list[tuple[str, bool | None]]:
     """``prefix: ours vs theirs`` for every model ``prefix_mine`` with a ``prefix_theirs``,
-    each figure after its label."""
+    each figure after its label, and whether ours is better. Where both cards hold a seed
+    spread, the spread decides (``None``: the gap is within seed noise)."""
     rows = []
     for name, card in by_name.items():
         prefix, _, kind = name.rpartition("_")
@@ -134,9 +166,15 @@ def _twin_rows(by_name: dict[str, dict[str, Any]], mine: str, theirs: str,
         _, their = primary_metric(other)
         if ours is None or their is None:
             continue
-        wins = _better(metric, ours, their)
-        rows.append((f"{prefix}: {labels[0]}{metric_text(metric, ours)} vs "
-                     f"{labels[1]}{metric_text(metric, their)} {'✓' if wins else '✗'}", wins))
+        text = (f"{prefix}: {labels[0]}{metric_text(metric, ours)} vs "
+                f"{labels[1]}{metric_text(metric, their)}")
+        spreads = seed_spread(card, metric), seed_spread(other, metric)
+        if spreads[0] and spreads[1]:
+            words, wins = _seed_gap(metric, *spreads)
+            text += f" ({words})"
+        else:
+            wins = _better(metric, ours, their)
+        rows.append((f"{text} {'=' if wins is None else '✓' if wins else '✗'}", wins))
     return rows
 
 
@@ -159,10 +197,12 @@ def claims_table(cards: list[dict[str, Any]]) -> list[str]:
                      "yes" if alone is not None and alone < 0.01 else "partly"))
     beats = _twin_rows(by_name, "indrnn", "lstm")
     if beats:
-        wins = sum(w for _, w in beats)
+        wins = sum(w is True for _, w in beats)
+        ties = sum(w is None for _, w in beats)
+        tied = f"; {ties} within seed noise" if ties else ""
         rows.append(("IndRNN beats an LSTM trained on the same task (IndRNN vs LSTM)",
                      "; ".join(t for t, _ in beats),
-                     "yes" if wins == len(beats) else f"partly ({wins} of {len(beats)})"))
+                     "yes" if wins == len(beats) else f"partly ({wins} of {len(beats)}{tied})"))
     shallower = _twin_rows(by_name, "res21", "indrnn", ("res-IndRNN 21 layers ", "IndRNN "))
     deep = shallower + _twin_rows(by_name, "res21", "lstm21",
                                   ("res-IndRNN 21 layers ", "LSTM 21 layers "))
@@ -199,6 +239,14 @@ def claims_table(cards: list[dict[str, Any]]) -> list[str]:
              "| claim (Li et al. 2018/2019) | shipped models | shows it? |", "|---|---|---|"]
     lines += [f"| {cell(claim)} | {cell(shown)} | {cell(verdict)} |"
               for claim, shown, verdict in rows]
+    if any("training seeds" in shown for _, shown, _ in rows):
+        lines += ["", "Where both twins' cards hold test figures over several training seeds "
+                  "(`python scripts/seed_spread.py RECIPE ... --write`: each seed trained "
+                  "afresh, weights chosen on validation), the row gives mean ± standard "
+                  "deviation, and a gap counts only when it exceeds twice its standard error; "
+                  "`=` marks a tie. The shipped weights are an earlier run, not necessarily "
+                  "one of these (a seed retrained on another machine or library version can "
+                  "end elsewhere)."]
     return lines
 
 

@@ -342,14 +342,18 @@ def test_models_table_metric_names():
     assert table.architecture(card) == "ResIndRNN 21 layers × 64 (10 blocks)"
 
 
-def _claims(table: ModuleType, folder: Path, accuracies: dict[str, float]) -> dict[str, str]:
-    """The claims table's rows, by claim, for cards with these names and test accuracies."""
+def _claims(table: ModuleType, folder: Path, accuracies: dict[str, float],
+            spreads: dict[str, list[float]] | None = None) -> dict[str, str]:
+    """The claims table's rows, by claim, for cards with these names and test accuracies (and
+    these test accuracies over training seeds)."""
     tasks = {"fmnist": "fashion_mnist", "pfmnist": "permuted_fashion_mnist", "y": "mnist5k"}
     folder.mkdir()
     for name, accuracy in accuracies.items():
         card = {"name": name, "task": tasks[name.rpartition("_")[0]],
                 "data": {"output_kind": "classification_last_step"},
                 "metrics": {"test": {"accuracy": accuracy}}}
+        if spreads and name in spreads:
+            card["metrics"]["seed_spread"] = {"metric": "accuracy", "test": spreads[name]}
         document = {"format": "indrnn-checkpoint", "version": 1, "card": card}
         (folder / f"{name}.json").write_text(json.dumps(document), encoding="utf-8")
     lines = table.main(["--models", str(folder)]).read_text(encoding="utf-8").splitlines()
@@ -383,6 +387,26 @@ def test_models_table_sets_each_claim_of_the_paper_beside_the_cards_figures(tmp_
     assert claim[permuted].endswith("| partly (needs IndRNN and LSTM on both pixel orders) |")
     claim = _claims(table, tmp_path / "d", {"fmnist_indrnn": 0.9})
     assert claim[full_size].endswith("| partly (no IndRNN and LSTM pair yet) |")
+
+
+def test_the_seed_spread_decides_a_twin_row_where_both_cards_hold_one(tmp_path):
+    table = _script("models_table")
+    beats = "IndRNN beats an LSTM trained on the same task (IndRNN vs LSTM)"
+    # one seed each says the IndRNN wins; over seeds the gap is within noise
+    claim = _claims(table, tmp_path / "tie", {"y_indrnn": 0.975, "y_lstm": 0.925},
+                    {"y_indrnn": [0.975, 0.975, 0.9, 0.95], "y_lstm": [0.925, 1.0, 0.95, 0.975]})
+    assert ("y: accuracy 97.5% vs accuracy 92.5% (over 4 training seeds 95.0 ± 3.5% vs "
+            "96.2 ± 3.2%, a tie) =") in claim[beats]
+    assert "partly (0 of 1; 1 within seed noise)" in claim[beats]
+    # a gap larger than twice its standard error decides, whatever the shipped pair says
+    claim = _claims(table, tmp_path / "behind", {"y_indrnn": 0.96, "y_lstm": 0.95},
+                    {"y_indrnn": [0.93, 0.94, 0.93], "y_lstm": [0.96, 0.97, 0.965]})
+    assert "3 training seeds 93.3 ± 0.6% vs 96.5 ± 0.5%, behind) ✗" in claim[beats]
+    assert "partly (0 of 1)" in claim[beats]
+    # a spread on one twin only: the single figures decide
+    claim = _claims(table, tmp_path / "one", {"y_indrnn": 0.96, "y_lstm": 0.95},
+                    {"y_indrnn": [0.93, 0.94, 0.93]})
+    assert "y: accuracy 96.0% vs accuracy 95.0% ✓" in claim[beats] and "yes" in claim[beats]
 
 
 def test_length_offset_splits_the_error_at_another_length_into_offset_and_rest():

@@ -198,3 +198,15 @@ def test_findings_side_by_side_put_what_the_units_hold_first_and_say_why_when_no
     shown = findings_side_by_side({"a": [effect, code, marker], "b": [], "c": None}, most=2)
     assert shown["a"] == [marker.claim, effect.claim]
     assert shown["b"][0].startswith("No finding") and "not made yet" in shown["c"][0]
+
+
+def test_the_overview_gives_the_test_metric_over_training_seeds_where_the_card_has_it():
+    from indrnn.views.overview import seed_spread_lines
+
+    card = {"metrics": {"seed_spread": {"metric": "accuracy", "test": [0.9, 1.0, 0.95],
+                                        "command": "python scripts/seed_spread.py x --write"}}}
+    (line,) = seed_spread_lines(card)
+    assert line.startswith("**Over 3 training seeds**: test accuracy 0.95 ± 0.05, from 0.9 to 1")
+    assert line.endswith("(`python scripts/seed_spread.py x --write`)")
+    assert seed_spread_lines({"metrics": {"seed_spread": {"test": [0.9]}}}) == []
+    assert seed_spread_lines({"metrics": {"test": {"accuracy": 0.9}}}) == []

@@ -3,6 +3,7 @@ activity."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,21 @@ def card_lines(model: nn.Module, card: dict[str, Any], objective: Objective) -> 
     described = [f"**About**: {card['description']}"] if isinstance(
         card.get("description"), str) else []
     return [task, *described,
-            f"**Test metrics**: {metrics or 'not recorded'}",
+            f"**Test metrics**: {metrics or 'not recorded'}", *seed_spread_lines(card),
             f"**Parameters**: {sum(p.numel() for p in model.parameters()):,}"]
+
+
+def seed_spread_lines(card: dict[str, Any]) -> list[str]:
+    """The test metric over training seeds (``scripts/seed_spread.py --write``), as Markdown:
+    how far one model's figure is from what its recipe gives on average."""
+    spread = card.get("metrics", {}).get("seed_spread")
+    values = spread.get("test") if isinstance(spread, dict) else None
+    if not isinstance(values, list) or len(values) < 2:
+        return []
+    command = f" (`{spread['command']}`)" if isinstance(spread.get("command"), str) else ""
+    return [f"**Over {len(values)} training seeds**: test {spread.get('metric', 'metric')} "
+            f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}, from "
+            f"{min(values):.4g} to {max(values):.4g}{command}"]
 
 
 def first_prediction(name: str, run: Run, objective: Objective,

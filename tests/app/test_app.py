@@ -172,3 +172,10 @@ def test_a_permuted_pixel_model_offers_the_plain_tasks_images():
     options = at.selectbox(key="example_choice").options
     assert any(o.startswith("fashion_mnist_test") for o in options), options
     assert not _errors(at)
+
+
+def test_the_overview_shows_the_shipped_cards_figures_over_training_seeds():
+    at = _app("basicmotions_indrnn")
+    at.switch_page(OVERVIEW).run()
+    shown = " ".join(m.value for m in at.markdown)
+    assert "**Over 5 training seeds**: test accuracy 0.96 ± 0.034" in shown
