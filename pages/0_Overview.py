@@ -9,6 +9,7 @@ from indrnn.limits import describe as describe_limits
 from indrnn.views.findings import finding_views
 from indrnn.views.overview import card_lines, first_prediction, input_view, layer_activity
 from indrnn.views.predictions import prediction_lines
+from ui.charts import chart
 from ui.sidebar import sidebar
 from ui.widgets import finding_buttons, model_findings, waiting_for_input
 
@@ -42,7 +43,7 @@ with right:
         st.write(line)
     figure = first_prediction(context.name, context.run, objective, targets)
     if figure is not None:
-        st.plotly_chart(figure, width="stretch", theme=None)
+        chart(figure)
 
 st.subheader("What this model does")
 found = model_findings(context)
@@ -67,12 +68,12 @@ shown = input_view(context.run, objective)
 if shown.text is not None:
     st.code(shown.text, language=None, height=240)
 else:
-    st.plotly_chart(shown.figure, width="stretch", theme=None)
+    chart(shown.figure)
 st.caption(shown.caption)
 
 st.subheader("Layers")
 activity = layer_activity(context.run)
-st.plotly_chart(activity.figure, width="stretch", theme=None)
+chart(activity.figure)
 st.dataframe(activity.rows, hide_index=True)
 with st.expander("Architecture"):
     st.code(str(context.model), language="text")

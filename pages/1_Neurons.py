@@ -3,12 +3,12 @@
 import streamlit as st
 
 from indrnn.views import neurons as view
+from ui.charts import chart
 from ui.widgets import (
     held_out_run,
     impact_ranking,
     layer_picker,
     neuron_picker,
-    new_click,
     open_page,
     sequence_picker,
     time_window,
@@ -33,9 +33,8 @@ if view.is_indrnn(run, layer):
 orders = view.sort_orders(table, None if ranking is None else ranking.neurons.tolist())
 # The menu in the figure re-sorts in the browser: no rerun, no data sent again. The markers
 # left of the rows open a neuron.
-rows = st.plotly_chart(view.layer_heatmap(run, layer, sequence, orders, window), width="stretch",
-                       theme=None, on_select="rerun", selection_mode="points", key="heatmap_rows")
-clicked_row = new_click(rows, "last_row_click")
+clicked_row = chart(view.layer_heatmap(run, layer, sequence, orders, window), key="heatmap_rows",
+                    clicks=True)
 if clicked_row is not None:
     st.session_state["neuron_choice"] = clicked_row
 
@@ -49,10 +48,8 @@ def neuron_details() -> None:
                           index=int(view.near_one(table["u"])),
                           help="Near 1, u of many neurons look alike; their distance from 1 on "
                                "a log axis tells them apart.")
-    event = st.plotly_chart(view.picker_scatter(run, layer, table, u_axis), on_select="rerun",
-                            selection_mode="points", key="neuron_scatter", width="stretch",
-                            theme=None)
-    picked = new_click(event, "last_neuron_click")
+    picked = chart(view.picker_scatter(run, layer, table, u_axis), key="neuron_scatter",
+                   clicks=True)
     if picked is not None:
         st.session_state["neuron_choice"] = picked
     neuron = neuron_picker(context, layer)
@@ -61,27 +58,26 @@ def neuron_details() -> None:
         column.metric(label, value)
     st.subheader(f"What neuron {neuron} does")
     what_the_neuron_does(context, layer, neuron)
-    st.plotly_chart(view.trace_figure(run, layer, sequence, neuron, window), width="stretch",
-                    theme=None)
+    chart(view.trace_figure(run, layer, sequence, neuron, window))
     left, right = st.columns(2)
     for column, figure in ((left, view.drive_figure(context.model, run, objective, layer, neuron)),
                            (right, view.readout_figure(context.model, objective, table, neuron))):
         if figure is not None:
-            column.plotly_chart(figure, width="stretch", theme=None)
+            chart(figure, where=column)
     overlay = view.input_overlay(run, objective, layer, sequence, neuron,
                                  window)
     if overlay is not None and overlay.html is not None:
         st.subheader("The text, coloured by the neuron")
         st.html(overlay.html)
     elif overlay is not None:
-        st.plotly_chart(overlay.figure, width="content", theme=None)
+        chart(overlay.figure, width="content")
     st.subheader("Where it fires most across held-out data")
     firings = view.top_firings(held_out_run(context), objective, layer, neuron)
     if firings is not None:
         st.dataframe(firings.rows, hide_index=True)
         if firings.caption:
             st.caption(firings.caption)
-        st.plotly_chart(firings.figure, width="stretch", theme=None)
+        chart(firings.figure)
 
 
 neuron_details()

@@ -5,6 +5,7 @@ import streamlit as st
 
 from indrnn.limits import MAX_GRADIENT_STEPS
 from indrnn.views import memory as view
+from ui.charts import chart
 from ui.widgets import (
     layer_picker,
     neuron_picker,
@@ -23,9 +24,9 @@ if figures is not None:
     st.caption("u of every neuron: |u| < 1 decays, u ≤ 0 keeps nothing, |u| > 1 grows while the "
                "neuron is active. τ = −1/ln|u|, half-life = ln 0.5 / ln|u|.")
     left, right = st.columns(2)
-    left.plotly_chart(figures.u, width="stretch", theme=None)
-    right.plotly_chart(figures.flags, width="stretch", theme=None)
-    st.plotly_chart(figures.tau, width="stretch", theme=None)
+    chart(figures.u, where=left)
+    chart(figures.flags, where=right)
+    chart(figures.tau)
 else:
     st.info("This model has no IndRNN layer: its LSTM memory is on the IndRNN vs LSTM page.")
 
@@ -38,8 +39,7 @@ if layer is not None:
     kick_at = cols[1].slider("Kick at step", 0, max(0, steps - 2), min(steps // 4, steps - 1),
                              key="impulse_t0")
     kind = cols[2].radio("Kick", ["impulse", "step"], horizontal=True, key="impulse_kind")
-    st.plotly_chart(view.impulse(this, layer, neuron, sequence, kick_at, kind), width="stretch",
-                    theme=None)
+    chart(view.impulse(this, layer, neuron, sequence, kick_at, kind))
 
 st.subheader("Gradient through time")
 if steps > MAX_GRADIENT_STEPS:
@@ -49,8 +49,8 @@ if steps > MAX_GRADIENT_STEPS:
     st.stop()
 gradients = view.gradient_figures([this] if other is None else [this, other], sequence)
 st.caption("‖∂y/∂x_t‖: how much the prediction depends on each input step (exact, autograd).")
-st.plotly_chart(gradients.over_time, width="stretch", theme=None)
+chart(gradients.over_time)
 if gradients.maps is not None:
     st.caption("Neuron × lag: the exact factor by which each unit's state at the last step "
                "depends on its own state k steps earlier.")
-    st.plotly_chart(gradients.maps, width="stretch", theme=None)
+    chart(gradients.maps)

@@ -6,11 +6,11 @@ import streamlit as st
 
 from indrnn.views import compare as view
 from indrnn.views.predictions import prediction_figure, predictions_side_by_side
+from ui.charts import chart
 from ui.state import remembered
 from ui.widgets import (
     comparison_findings,
     comparison_runs,
-    new_click,
     open_page,
     sequence_picker,
 )
@@ -28,8 +28,7 @@ sequence = sequence_picker(context)
 st.subheader("Predictions on this input")
 side_by_side = predictions_side_by_side({e.name: e.run for e in runs}, sequence,
                                         context.objective, context.parsed.targets)
-st.plotly_chart(prediction_figure(side_by_side, "Prediction, model by model"), width="stretch",
-                theme=None)
+chart(prediction_figure(side_by_side, "Prediction, model by model"))
 
 st.subheader("What each model does")
 st.caption("Each model's findings (from its card, measured on the test split): where it keeps "
@@ -49,18 +48,16 @@ if lstm is not None:
     units = lstm.run.layers[layer].hidden.shape[-1]
     st.caption("Each unit's gates: the fraction of steps they are closed (< 0.1) against open "
                "(> 0.9), over every sequence of this input. Click a point to follow that unit.")
-    event = st.plotly_chart(view.saturation_figure(lstm.run, layer), on_select="rerun",
-                            selection_mode="points", key="saturation_scatter", width="stretch",
-                            theme=None)
-    picked = new_click(event, "saturation_clicked")
+    picked = chart(view.saturation_figure(lstm.run, layer), key="saturation_scatter",
+                   clicks=True)
     if picked is not None and 0 <= picked < units:
         st.session_state["lstm_unit"] = picked
     unit = remembered(top[1].selectbox, "Unit", list(range(units)), "lstm_unit", "unit")
     gates = view.gate_figures(lstm.run, layer, sequence, unit)
     if gates.note:
         st.info(gates.note)
-    st.plotly_chart(gates.unit, width="stretch", theme=None)
-    st.plotly_chart(gates.all_units, width="stretch", theme=None)
+    chart(gates.unit)
+    chart(gates.all_units)
 
 if ind is not None or lstm is not None:
     st.subheader("Memory")
@@ -69,6 +66,6 @@ if ind is not None or lstm is not None:
                "memory.")
     figure = view.memory_figure(ind, lstm)
     if figure is not None:
-        st.plotly_chart(figure, width="stretch", theme=None)
+        chart(figure)
     if lstm is None:
         st.caption("More on IndRNN memory on the Memory page.")

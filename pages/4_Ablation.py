@@ -7,6 +7,7 @@ import streamlit as st
 
 from indrnn.analysis import Ablation, ablation_metrics
 from indrnn.views import ablation as view
+from ui.charts import chart
 from ui.state import cached, remembered, remembered_set, reset_when_changed
 from ui.widgets import (
     has_held_out_data,
@@ -46,7 +47,7 @@ if not ablations:
 else:
     change = view.output_change(model, run, sequence, ablations, objective)
     what = f"{len(neurons)} neuron{'s' if len(neurons) > 1 else ''} of {layer}, {mode_label}"
-    st.plotly_chart(view.change_figure(change, what), width="stretch", theme=None)
+    chart(view.change_figure(change, what))
     st.caption(view.change_caption(change))
     st.subheader("The task's metric on held-out data")
 if ablations and has_held_out_data(context, "The task's metric"):
@@ -69,6 +70,6 @@ ranking = impact_ranking(context, sequence, layer, mode,
 if ranking is not None:
     figures = view.impact_figures(model, run, ranking)
     left, right = st.columns(2)
-    left.plotly_chart(figures.bars, width="stretch", theme=None)
-    right.plotly_chart(figures.memory, width="stretch", theme=None)
+    chart(figures.bars, where=left)
+    chart(figures.memory, where=right)
     st.caption(figures.caption)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from indrnn.analysis._common import is_reverse
 from indrnn.views import patching as view
+from ui.charts import chart
 from ui.patching import patched_neurons, patched_steps, source_input
 from ui.widgets import indrnn_only, layer_picker, open_page, sequence_picker
 
@@ -41,7 +42,7 @@ named = (f"neuron {neurons[0]} of {layer} takes, on {span}, the states it has" i
 st.caption(f"Sequence {sequence} runs while {named} on {what}.")
 outputs, states = view.patch_figures(shown)
 st.subheader("The output")
-st.plotly_chart(outputs, width="stretch", theme=None)
+chart(outputs)
 st.markdown(view.carried_line(shown))
 st.subheader("The patched neurons")
-st.plotly_chart(states, width="stretch", theme=None)
+chart(states)

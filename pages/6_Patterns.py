@@ -4,6 +4,7 @@ where they are on again."""
 import streamlit as st
 
 from indrnn.views import patterns as view
+from ui.charts import chart
 from ui.state import (
     parse_number,
     parse_span,
@@ -62,7 +63,7 @@ if not neurons:
     st.stop()
 
 here = view.current_matches(run, objective, layer, sequence, neurons, threshold, min_length)
-st.plotly_chart(here.figure, width="stretch", theme=None)
+chart(here.figure)
 if here.caption:
     st.caption(here.caption)
 
@@ -76,7 +77,7 @@ st.write(found.summary)
 if found.figure is None:
     st.info("The pattern does not occur in the held-out data at this threshold and length.")
 else:
-    st.plotly_chart(found.figure, width="stretch", theme=None)
+    chart(found.figure)
     st.dataframe(found.rows, hide_index=True)
     st.download_button("Matches as CSV", found.csv, file_name="pattern_matches.csv",
                        mime="text/csv", key="pattern_csv")

@@ -4,6 +4,7 @@ markers, an input channel) or that pick out a class."""
 import streamlit as st
 
 from indrnn.views import discovery as view
+from ui.charts import chart
 from ui.state import cached, remembered, reset_when_changed
 from ui.widgets import held_out_run, layer_picker, open_page, sequence_picker
 
@@ -37,8 +38,7 @@ st.caption(f"Pearson's r of every neuron of {layer} with each annotation track, 
 names = list(correlations)
 shown = st.multiselect("Tracks", names, default=names[:6], key="discovery_tracks")
 if shown:
-    st.plotly_chart(view.ranking_figure(correlations, shown, k, statistic), width="stretch",
-                    theme=None)
+    chart(view.ranking_figure(correlations, shown, k, statistic))
     st.dataframe(view.controls_table(correlations, shown), hide_index=True)
 else:
     st.info("Pick at least one track to rank neurons by.")
@@ -53,8 +53,8 @@ reset_when_changed("discovery_neuron", context.name, layer, track, statistic,
 neuron = remembered(cols[1].selectbox, "Neuron (strongest first)", ranked.neurons.tolist(),
                     "discovery_neuron", "track_neuron", default=int(ranked.neurons[0]),
                     format_func=lambda n: view.neuron_label(correlations[track], n))
-st.plotly_chart(view.neuron_on_track(context.run, objective, layer, sequence, neuron, track,
-                                     correlations[track]), width="stretch", theme=None)
+chart(view.neuron_on_track(context.run, objective, layer, sequence, neuron, track,
+                                     correlations[track]))
 
 how = None
 if objective.held_out_labels(held_out.source_indices, len(held_out.lengths)) is not None:
@@ -69,5 +69,5 @@ if selectivity is not None:
     if selectivity.figure is None:
         st.info("These held-out sequences are all of one class: nothing to separate.")
     else:
-        st.plotly_chart(selectivity.figure, width="stretch", theme=None)
+        chart(selectivity.figure)
         st.dataframe(selectivity.table, hide_index=True)

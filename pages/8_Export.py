@@ -17,6 +17,7 @@ from indrnn.export import (
 from indrnn.figures.neurons import activation_heatmap
 from indrnn.views.memory import memories
 from indrnn.views.neurons import neuron_table
+from ui.charts import chart
 from ui.state import shared_choices
 from ui.widgets import layer_picker, open_page, sequence_picker
 
@@ -64,9 +65,8 @@ st.write("Every figure of the app has Plotly's camera button (top right of the f
          "Tables have a download button in their toolbar.")
 if layer is not None:
     sequence = sequence_picker(context)
-    st.plotly_chart(activation_heatmap(run.states(layer, sequence).numpy(),
-                                       title=f"{layer}: neurons × steps (try the camera)"),
-                    width="stretch", theme=None)
+    chart(activation_heatmap(run.states(layer, sequence).numpy(),
+                                       title=f"{layer}: neurons × steps (try the camera)"))
 
 st.subheader("A link to this view")
 params = {**shared_choices(), **st.query_params.to_dict()}

@@ -21,6 +21,7 @@ from indrnn.views.memory import ModelRun
 from indrnn.views.neurons import effect_lines, findings_naming
 from indrnn.views.predictions import prediction_figure, predictions_side_by_side
 from ui import resources
+from ui.charts import chart
 from ui.sidebar import Context, model_run, sidebar
 from ui.state import (
     cached,
@@ -60,7 +61,7 @@ def waiting_for_input() -> None:
     from indrnn.figures.memory import decay_curves
 
     st.info("Choose a model and an input in the sidebar.")
-    st.plotly_chart(decay_curves(), width="stretch", theme=None)
+    chart(decay_curves())
 
 
 def layer_picker(context: Context, kinds: tuple[str, ...] = ("indrnn", "lstm"),
@@ -145,22 +146,6 @@ def neuron_picker(context: Context, layer: str, where: Any = st) -> int:
                   f"{int((found.influence > found.influence[neuron]).sum()) + 1} of "
                   f"{len(silent)}; the strongest on this input is {found.strongest}.")
     return neuron
-
-
-def new_click(event: Any, last_key: str) -> int | None:
-    """The index (``customdata``) of a point just clicked in a chart drawn with
-    ``on_select="rerun"``, or ``None``. The selection stays in the event on later reruns, so
-    only a click on another point than the last one (kept under ``last_key``) counts."""
-    points = (event or {}).get("selection", {}).get("points", [])
-    if not points or points[0].get("customdata") is None:
-        st.session_state.pop(last_key, None)
-        return None
-    picked = points[0]["customdata"]
-    picked = int(picked[0] if isinstance(picked, list) else picked)
-    if picked == st.session_state.get(last_key):
-        return None
-    st.session_state[last_key] = picked
-    return picked
 
 
 NO_TASK_DATA = ("this model's card names no task this library knows, so there is no held-out "
@@ -309,9 +294,8 @@ def indrnn_only(context: Context, why: str) -> None:
                "sidebar, and see both side by side on the IndRNN vs LSTM page."
                if other is not None else "."))
     sequence = sequence_picker(context)
-    st.plotly_chart(prediction_figure(predictions_side_by_side(
-        {context.name: context.run}, sequence, context.objective, context.parsed.targets)),
-        width="stretch", theme=None)
+    chart(prediction_figure(predictions_side_by_side(
+        {context.name: context.run}, sequence, context.objective, context.parsed.targets)))
     st.stop()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
@@ -20,3 +22,19 @@ def open_page(page: str, model: str, timeout: float = 180, **query: str) -> AppT
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+def charts(at: AppTest) -> list[dict[str, Any]]:
+    """The figures the page draws, in page order, as Plotly JSON: the app's chart element
+    (``ui.charts.chart``) or, where it falls back, Streamlit's."""
+    figures = []
+    for element in at.get("bidi_component") + at.get("plotly_chart"):
+        if element.type == "plotly_chart":
+            figures.append(json.loads(element.proto.spec))
+        elif element.proto.component_name == "indrnn_chart":
+            figures.append(json.loads(json.loads(element.proto.json)["figure"]))
+    return figures
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [figure["layout"].get("title", {}).get("text", "") for figure in charts(at)]

@@ -1,9 +1,9 @@
 """The app's pages under Streamlit's AppTest: every model, examples, uploads, bad input."""
 
-import json
 from pathlib import Path
 
 import pytest
+from apptest import chart_titles, charts
 from streamlit.testing.v1 import AppTest
 
 from indrnn import catalog
@@ -129,7 +129,7 @@ def test_every_page_runs_on_every_model(page, model):
     at.switch_page(page).run()
     assert not at.exception, at.exception
     assert not _errors(at), _errors(at)
-    assert at.get("plotly_chart"), "no chart drawn"
+    assert charts(at), "no chart drawn"
 
 
 def test_neuron_view_follows_the_picked_neuron():
@@ -145,8 +145,7 @@ def test_neuron_view_follows_the_picked_neuron():
 
 
 def _heatmap_menu(at: AppTest) -> list[str]:
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
+    for spec in charts(at):
         for menu in spec["layout"].get("updatemenus", []):
             return [button["label"] for button in menu["buttons"]]
     raise AssertionError("no chart with a sort menu")
@@ -160,8 +159,7 @@ def test_neurons_sort_by_ablation_impact_once_ranked_and_share_it_with_the_ablat
     assert not at.exception, at.exception
     assert _heatmap_menu(at)[-1] == "ablation impact"
     at.switch_page("pages/4_Ablation.py").run()
-    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
-              for c in at.get("plotly_chart")]
+    titles = chart_titles(at)
     assert any("impact" in t.lower() for t in titles), titles  # ranked once, shown on both
 
 

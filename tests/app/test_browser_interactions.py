@@ -169,3 +169,48 @@ def test_discovery_ranks_without_time_after_a_click_and_shows_chance(server, bro
     bands = page.locator(".js-plotly-plot .annotation-text", has_text="chance ±")
     assert bands.count() >= 1
     page.close()
+
+
+# Every Plotly draw (plotly_afterplot) per chart, counted from the page's first chart on.
+_COUNT_DRAWS = """
+window.__draws = {};
+const seen = new WeakSet();
+function watch(chart) {
+  if (seen.has(chart)) return;
+  if (typeof chart.on !== 'function') { setTimeout(() => watch(chart), 0); return; }
+  seen.add(chart);
+  chart.on('plotly_afterplot', () => {
+    const title = String((chart.layout.title || {}).text || '');
+    window.__draws[title] = (window.__draws[title] || 0) + 1;
+  });
+}
+new MutationObserver(() => document.querySelectorAll('.js-plotly-plot').forEach(watch))
+  .observe(document, {subtree: true, childList: true, attributes: true,
+                      attributeFilter: ['class']});
+"""
+
+
+def test_each_chart_is_drawn_once_and_a_rerun_with_the_same_figure_draws_nothing(server, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.add_init_script(_COUNT_DRAWS)
+    page.goto(f"{server}/Neurons?model=adding1000_indrnn&layer=body.l1")
+    settle(page)
+    wait_for_chart(page, "Where the neuron fires most")
+    page.wait_for_timeout(1000)
+    draws = page.evaluate("window.__draws")
+    assert len(draws) >= 5 and set(draws.values()) == {1}, draws  # st.plotly_chart: 2 each
+    # the u axis radio reruns the neuron's part of the page: the picker's figure changes each
+    # time, the neuron's trace is sent again unchanged and is not drawn again
+    for axis in ("u", "1 − |u| (log)", "u", "1 − |u| (log)"):
+        radio = page.get_by_role("radio", name=axis, exact=True)
+        if not radio.is_checked():
+            radio.check(force=True)
+            settle(page)
+    page.wait_for_timeout(1000)
+    after = page.evaluate("window.__draws")
+    assert after["Click a neuron"] >= 3, after
+    trace = next(title for title in after if title.endswith("over time"))
+    assert after[trace] == 1, after
+    served = page.request.get(f"{server}/app/static/plotly.min.js")
+    assert served.ok and "javascript" in served.headers["content-type"]
+    page.close()

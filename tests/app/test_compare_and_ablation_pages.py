@@ -1,9 +1,9 @@
 """The IndRNN vs LSTM and Ablation pages under AppTest."""
 
-import json
 from pathlib import Path
 
 import torch
+from apptest import chart_titles, charts
 from streamlit.testing.v1 import AppTest
 
 from indrnn import catalog
@@ -30,8 +30,7 @@ def _page(model: str, page: str) -> AppTest:
 
 
 def _titles(at: AppTest) -> list[str]:
-    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
-            for c in at.get("plotly_chart")]
+    return chart_titles(at)
 
 
 def _ok(at: AppTest) -> None:
@@ -84,7 +83,7 @@ def test_an_lstm_gets_a_pointer_to_its_indrnn_on_the_ablation_page():
     at = _page("basicmotions_lstm", ABLATION)
     _ok(at)
     assert "basicmotions_indrnn" in " ".join(i.value for i in at.info)
-    assert at.get("plotly_chart")
+    assert charts(at)
 
 
 def test_the_comparison_of_an_indrnn_shows_its_lstm_partners_gates_and_saturation():
@@ -98,7 +97,7 @@ def test_the_comparison_of_an_indrnn_shows_its_lstm_partners_gates_and_saturatio
     _ok(at)
     titles = _titles(at)
     assert "LSTM gates, unit 5" in titles and "body.l1: gates of every unit × steps" in titles
-    prediction = json.loads(at.get("plotly_chart")[0].proto.spec)
+    prediction = charts(at)[0]
     assert {t["name"] for t in prediction["data"]} == {"basicmotions_indrnn",
                                                        "basicmotions_lstm"}
 
@@ -106,8 +105,7 @@ def test_the_comparison_of_an_indrnn_shows_its_lstm_partners_gates_and_saturatio
 def test_the_comparison_of_an_lstm_puts_its_indrnn_partners_memory_beside_it():
     at = _page("japanesevowels_lstm", COMPARE)
     _ok(at)
-    memory = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
-                  if "Memory" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    memory = next(spec for spec in charts(at) if "Memory" in spec["layout"]["title"]["text"])
     names = " ".join(t["name"] for t in memory["data"])
     assert "IndRNN body.l0" in names and "LSTM body.l1" in names
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import torch
+from apptest import charts
 from browsing import CHROMIUM, require_chromium
 from streamlit.testing.v1 import AppTest
 
@@ -92,7 +93,7 @@ def _views(at: AppTest) -> dict[str, Any]:
     return {"overview": overview, "neuron": neurons[:2], "neurons_text": neurons[2],
             "ablation": (at.multiselect(key="ablation_neurons").value,
                          at.radio(key="ablation_mode").value),
-            "ablation_text": _texts(at), "charts": len(at.get("plotly_chart"))}
+            "ablation_text": _texts(at), "charts": len(charts(at))}
 
 
 def test_one_sessions_upload_selection_and_ablation_never_show_in_another():

@@ -5,7 +5,7 @@ start over; every choice that shapes a view is in the URL (AppTest)."""
 import json
 
 import torch
-from apptest import APP, open_page
+from apptest import APP, charts, open_page
 from streamlit.testing.v1 import AppTest
 
 from indrnn.analysis import neuron_influence
@@ -105,8 +105,7 @@ def test_the_u_axis_opens_as_distance_from_one_where_u_crowd_at_one_and_switches
     assert radio.value == "1 − |u| (log)"  # adding1000's memory neurons sit at u ≈ 1
 
     def scatter_axis(app: AppTest) -> dict:
-        spec = next(json.loads(c.proto.spec) for c in app.get("plotly_chart")
-                    if "Click a neuron" in c.proto.spec)
+        spec = next(s for s in charts(app) if "Click a neuron" in json.dumps(s))
         return spec["layout"]["xaxis"]
 
     assert scatter_axis(at).get("type") == "log"

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 import numpy as np
 import pytest
 import torch
-from apptest import APP, open_page
+from apptest import APP, charts, open_page
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
@@ -61,7 +61,7 @@ def test_pattern_search_finds_a_picked_pattern_across_held_out_data():
     assert list(table["end"][:5]) == [m.end for m in expected[:5]]
     assert table["score"][0] == pytest.approx(expected[0].score)
     assert (table["steps"] >= 3).all() and len(table) == min(200, len(expected))
-    assert len(at.get("plotly_chart")) == 2  # the trace on the input and the matches
+    assert len(charts(at)) == 2  # the trace on the input and the matches
     assert at.download_button(key="pattern_csv")
 
 
@@ -87,7 +87,7 @@ def test_discovery_ranks_neurons_by_track_and_by_class():
     name = "japanesevowels_indrnn"  # variable lengths: each sequence's own last step counts
     at = open_page("pages/7_Discovery.py", name, layer="body.l1")
     _ok(at)
-    assert len(at.get("plotly_chart")) == 3  # tracks, one neuron vs one track, classes
+    assert len(charts(at)) == 3  # tracks, one neuron vs one track, classes
     checkpoint = catalog.load_model(name)
     task = load_task(checkpoint.card["task"], **checkpoint.card.get("task_kwargs", {}))
     correlations = next(iter(at.session_state["cache_discovery"].values()))
@@ -182,7 +182,7 @@ def test_language_model_pages_show_text_tracks_and_matched_text(tmp_path):
     _ok(at)
     at.switch_page("pages/6_Patterns.py").run()
     _ok(at)
-    assert at.get("plotly_chart")
+    assert charts(at)
     data = next(iter(at.session_state["cache_held_out_runs"].values()))
     best = at.dataframe[0].value.iloc[0]  # the seeded model's default pattern occurs
     matched = decode(data.inputs[int(best["sequence"])])[int(best["start"]):int(best["end"])]
@@ -195,11 +195,11 @@ def test_language_model_pages_show_text_tracks_and_matched_text(tmp_path):
     _ok(at)
     at.switch_page("pages/8_Export.py").run()
     _ok(at)
-    assert at.get("plotly_chart")
+    assert charts(at)
     at.switch_page("pages/3_IndRNN_vs_LSTM.py").run()  # an upload has no partner: said so
     _ok(at)
     assert "No model was trained beside" in " ".join(i.value for i in at.info)
-    assert at.get("plotly_chart")
+    assert charts(at)
 
 
 def test_discovery_ranks_by_r_with_the_time_step_removed_and_reopens_on_its_strongest():

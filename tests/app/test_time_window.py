@@ -2,11 +2,10 @@
 the Pattern page's threshold and window are in the link too (AppTest)."""
 
 import base64
-import json
 
 import numpy as np
 import torch
-from apptest import open_page
+from apptest import charts, open_page
 from streamlit.testing.v1 import AppTest
 
 
@@ -18,7 +17,7 @@ def _values(encoded) -> np.ndarray:
 
 
 def _charts(at: AppTest) -> dict[str, dict]:
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    specs = charts(at)
     return {s["layout"].get("title", {}).get("text", ""): s for s in specs}
 
 
