@@ -11,6 +11,7 @@ import functools
 import importlib.util
 import io
 import json
+import shutil
 from pathlib import Path
 from types import ModuleType
 
@@ -418,3 +419,33 @@ def test_length_offset_splits_the_error_at_another_length_into_offset_and_rest()
     assert result["mse_affine"] <= result["mse_without_offset"] + 1e-9
     with pytest.raises(SystemExit, match="not an adding-problem model"):
         script.main(["models/basicmotions_indrnn", "--seq-len", "300"])
+
+
+def test_seed_spread_retrains_a_recipe_per_seed_reproducibly_and_writes_the_card(tmp_path):
+    from dataclasses import replace
+
+    from indrnn.recipes import RECIPES, get_recipe
+
+    script = _script("seed_spread")
+    short = replace(get_recipe("basicmotions-indrnn"), name="basicmotions-short", steps=30,
+                    eval_every=10)
+    RECIPES["basicmotions-short"] = lambda: short
+    try:
+        runs = [script.one_run("basicmotions-short", seed, None) for seed in (0, 1, 0)]
+        wider = script.one_run("basicmotions-short", 0, 16)
+    finally:
+        del RECIPES["basicmotions-short"]
+    assert "basicmotions-short-spread" not in RECIPES  # the temporary recipe is gone
+    metric, best, test = runs[0]
+    assert metric == "accuracy" and 0 <= test <= 1 and 0 <= best <= 1
+    assert runs[2] == runs[0]  # the same seed trains to the same figures
+    assert wider != runs[0]  # --width trains another model
+    card = tmp_path / "basicmotions_indrnn.json"
+    shutil.copy(ROOT / "models" / "basicmotions_indrnn.json", card)
+    before = json.loads(card.read_text())
+    figures = {"metric": metric, "seeds": [0, 1], "test": [test, runs[1][2]]}
+    script.record_spread(card, figures)
+    after = json.loads(card.read_text())
+    assert after["card"]["metrics"]["seed_spread"] == figures
+    before["card"]["metrics"]["seed_spread"] = figures
+    assert after == before  # nothing else in the card changed
