@@ -207,6 +207,6 @@ def test_the_overview_gives_the_test_metric_over_training_seeds_where_the_card_h
                                         "command": "python scripts/seed_spread.py x --write"}}}
     (line,) = seed_spread_lines(card)
     assert line.startswith("**Over 3 training seeds**: test accuracy 0.95 ± 0.05, from 0.9 to 1")
-    assert line.endswith("(`python scripts/seed_spread.py x --write`)")
+    assert line.endswith("this recipe retrained once per seed (`scripts/seed_spread.py`)")
     assert seed_spread_lines({"metrics": {"seed_spread": {"test": [0.9]}}}) == []
     assert seed_spread_lines({"metrics": {"test": {"accuracy": 0.9}}}) == []

@@ -42,10 +42,10 @@ def seed_spread_lines(card: dict[str, Any]) -> list[str]:
     values = spread.get("test") if isinstance(spread, dict) else None
     if not isinstance(values, list) or len(values) < 2:
         return []
-    command = f" (`{spread['command']}`)" if isinstance(spread.get("command"), str) else ""
     return [f"**Over {len(values)} training seeds**: test {spread.get('metric', 'metric')} "
             f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}, from "
-            f"{min(values):.4g} to {max(values):.4g}{command}"]
+            f"{min(values):.4g} to {max(values):.4g}: this recipe retrained once per seed "
+            "(`scripts/seed_spread.py`)"]
 
 
 def first_prediction(name: str, run: Run, objective: Objective,
