@@ -69,16 +69,13 @@ export default function ({ data, parentElement, setTriggerValue }) {
     const figure = JSON.parse(data.figure);
     const layout = figure.layout || {};
     if (data.stretch) { delete layout.width; layout.autosize = true; }
-    const config = {responsive: true, displaylogo: false, ...(data.config || {})};
+    const config = {responsive: true, displaylogo: false};
     return Plotly.react(chart, figure.data || [], layout, config).then(() => {
       if (data.clicks && !chart.indrnnClicks) {
         chart.indrnnClicks = true;
         chart.on("plotly_click", (event) => {
           const point = (event.points || []).find((p) => p.customdata !== undefined);
-          if (point) {
-            chart.indrnnTrigger("click", {customdata: point.customdata,
-                                          curve: point.curveNumber, index: point.pointIndex});
-          }
+          if (point) chart.indrnnTrigger("click", point.customdata);
         });
       }
     });
@@ -131,8 +128,7 @@ def chart(figure: go.Figure, *, key: str | None = None, clicks: bool = False,
     with contextlib.nullcontext() if where is None else where:
         result = _ELEMENT(key=key, data=data,
                           on_click_change=(lambda: None) if clicks else None)
-    click = getattr(result, "click", None) if clicks else None
-    return _index(click.get("customdata")) if isinstance(click, dict) else None
+    return _index(getattr(result, "click", None)) if clicks else None
 
 
 def _index(customdata: Any) -> int | None:
